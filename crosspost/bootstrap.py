@@ -1,0 +1,108 @@
+"""The composition root: settings are read here, and engines and clients built from them.
+
+Entry points (the CLI, RQ jobs) call `open_workspace()` and pass what it builds down; nothing
+below reads the environment or builds its own connections.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from crosspost.errors import ConfigError
+from crosspost.settings import Settings, config_path_from, load_settings
+
+USER_ENV = "CROSSPOST_USER"
+"""Environment variable naming the person acting, when --by is not given."""
+
+
+def utcnow() -> datetime:
+    """The clock every service gets by default: aware UTC."""
+    return datetime.now(UTC)
+
+
+def mask_url(url: str) -> str:
+    """A database or Redis URL with any password replaced, fit for messages and logs."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+@dataclass
+class Workspace:
+    """Settings plus the lazily built database engine of one process."""
+
+    settings: Settings
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @cached_property
+    def engine(self) -> Engine:
+        from crosspost.db.session import make_engine
+
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def factory(self) -> sessionmaker[Session]:
+        """A sessionmaker on a database whose schema is current (else a clear ConfigError)."""
+        from crosspost.db import migrate
+        from crosspost.db.session import session_factory
+
+        url = mask_url(self.settings.database_url)
+        try:
+            current = migrate.current_revision(self.engine)
+            head = migrate.head_revision(self.engine)
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "cannot connect"
+            raise ConfigError(f"database {url} is not reachable: {reason}") from None
+        if current is None:
+            raise ConfigError(f"database {url} is not initialised: run `crosspost init`")
+        if current != head:
+            raise ConfigError(
+                f"database {url} is at schema {current}, this crosspost needs {head}: "
+                "run `crosspost db upgrade`"
+            )
+        return session_factory(self.engine)
+
+    def actor(self, explicit: str | None) -> str:
+        """Who is acting: --by, else $CROSSPOST_USER, else the operating-system user."""
+        for candidate in (explicit, self.environ.get(USER_ENV)):
+            if candidate and candidate.strip():
+                return candidate.strip()
+        try:
+            return getpass.getuser()
+        except (OSError, KeyError):
+            return "unknown"
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+
+def open_workspace(config: Path | None = None, environ: Mapping[str, str] | None = None) -> Workspace:
+    """Read and validate the configuration; build nothing else until it is needed."""
+    env = dict(os.environ if environ is None else environ)
+    path = config_path_from(config, env)
+    if config is not None and not path.is_file():
+        raise ConfigError(f"configuration file {path} does not exist")
+    return Workspace(settings=load_settings(path, env), environ=env)
+
+
+def require_database_url_usable(settings: Settings) -> None:
+    """Fail early on a database URL SQLAlchemy cannot parse."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(settings.database_url)
+    except ArgumentError:
+        raise ConfigError(
+            f"database url {mask_url(settings.database_url)!r} is not a valid SQLAlchemy URL"
+        ) from None

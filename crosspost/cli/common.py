@@ -1,0 +1,79 @@
+"""What every command shares: the workspace from the global options, output and time display."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from crosspost.bootstrap import Workspace, open_workspace
+
+console = Console(highlight=False, soft_wrap=False)
+err_console = Console(stderr=True, highlight=False)
+
+JSON_HELP = "Print machine-readable JSON instead of a table."
+
+
+@dataclasses.dataclass
+class GlobalOptions:
+    config: Path | None
+    workspace: Workspace | None = None
+
+
+def workspace(ctx: typer.Context) -> Workspace:
+    """The workspace named by the global --config option, opened once per command."""
+    root = ctx.find_root()
+    options = root.obj
+    assert isinstance(options, GlobalOptions)
+    if options.workspace is None:
+        options.workspace = open_workspace(options.config)
+        root.call_on_close(options.workspace.close)
+    return options.workspace
+
+
+def local_time(value: datetime | None, zone: ZoneInfo, *, seconds: bool = False) -> str:
+    """A UTC time shown in `zone`, e.g. '2026-11-28 09:21 +07'."""
+    if value is None:
+        return "-"
+    local = value.astimezone(zone)
+    offset = local.strftime("%z")
+    short = offset[:3] if offset.endswith("00") else offset
+    return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M") + f" {short}"
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses, datetimes (ISO 8601 UTC) and enums, as plain JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def print_json(value: Any) -> None:
+    """JSON on stdout, UTF-8 unescaped, so Vietnamese stays readable."""
+    sys.stdout.write(json.dumps(to_jsonable(value), ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> Table:
+    out = Table(*columns, title=title, show_lines=False, header_style="bold")
+    for row in rows:
+        out.add_row(*("-" if cell is None else str(cell) for cell in row))
+    return out

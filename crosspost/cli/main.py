@@ -1,0 +1,83 @@
+"""The `crosspost` command: global options, the sub-apps, and one place that turns errors into lines.
+
+Errors a user can cause are CrosspostError: printed as one line on stderr, exit 1. Usage errors are
+Click's: exit 2. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from crosspost import __version__
+from crosspost.cli import articles, audit, ingest, setup, sources
+from crosspost.cli.common import GlobalOptions, err_console
+from crosspost.errors import CrosspostError
+
+app = typer.Typer(
+    name="crosspost",
+    help="Publish government portal articles to social platforms, on schedule, once each.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"crosspost {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Configuration file (default: $CROSSPOST_CONFIG, else ./config/crosspost.toml).",
+            dir_okay=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    ctx.obj = GlobalOptions(config=config)
+
+
+setup.register(app)
+app.add_typer(sources.app, name="sources")
+ingest.register(app)
+app.add_typer(articles.app, name="articles")
+app.add_typer(audit.app, name="audit")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (tests call this in-process)."""
+    try:
+        app(args=argv, prog_name="crosspost")
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except CrosspostError as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        err_console.print(Text("error: ", style="bold red") + Text(message))
+        return 1
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""The database tables, as typed SQLAlchemy 2.0 models.
+
+Every schema change here needs an Alembic migration in `migrations/versions/`
+(`tests/integration/test_migrations.py` fails when the two disagree).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from crosspost.db.types import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class Source(Base):
+    """A portal feed that crosspost polls."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    trusted: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    allow_private: Mapped[bool] = mapped_column(Boolean, default=False)
+    interval_minutes: Mapped[int | None] = mapped_column(Integer)
+    timeout_seconds: Mapped[float | None] = mapped_column(Float)
+    max_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    # Conditional GET validators from the last successful fetch.
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    # The outcome of the last run, shown by `sources list`.
+    last_run_at: Mapped[datetime | None]
+    last_run_ok: Mapped[bool | None] = mapped_column(Boolean)
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    last_new_item_at: Mapped[datetime | None]
+    items_seen: Mapped[int] = mapped_column(Integer, default=0)
+    articles_created: Mapped[int] = mapped_column(Integer, default=0)
+    revisions_recorded: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Article(Base):
+    """One portal article, however many feeds carry it (one row per canonical URL)."""
+
+    __tablename__ = "articles"
+    __table_args__ = (Index(None, "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    canonical_url: Mapped[str] = mapped_column(String(2048), unique=True)
+    link: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    published_at: Mapped[datetime] = mapped_column(index=True)
+    # True when the feed gave no usable date and published_at is the first-seen time.
+    published_at_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_seen_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class SourceItem(Base):
+    """One feed item of one source, pointing at the article it carries."""
+
+    __tablename__ = "source_items"
+    __table_args__ = (UniqueConstraint("source_id", "guid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    guid: Mapped[str] = mapped_column(String(2048))
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+
+class ArticleRevision(Base):
+    """Each version of an article's title and summary, as feeds carried it (1 = first seen)."""
+
+    __tablename__ = "article_revisions"
+    __table_args__ = (UniqueConstraint("article_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))
+    revision: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    recorded_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """One append-only, hash-chained record of a decision or change of state."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "subject_type", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, default="")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's newest sequence number and hash (one row): deleting the last entry shows."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))

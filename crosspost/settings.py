@@ -1,0 +1,142 @@
+"""Configuration: `config/crosspost.toml` plus `CROSSPOST_*` environment overrides.
+
+Read once at start-up by the composition root (bootstrap) and validated; every bad field is named
+in one readable message. Nothing else in the package reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from crosspost.errors import ConfigError
+
+CONFIG_ENV = "CROSSPOST_CONFIG"
+"""Environment variable naming the configuration file."""
+
+DEFAULT_CONFIG_PATH = Path("config") / "crosspost.toml"
+"""Where the configuration file is looked for, relative to the working directory."""
+
+ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "CROSSPOST_DATABASE_URL": ("database", "url"),
+    "CROSSPOST_REDIS_URL": ("redis", "url"),
+    "CROSSPOST_TIMEZONE": ("display", "timezone"),
+}
+"""Environment variables that override one field of the file each."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseSettings(_Section):
+    url: str = ""
+
+
+class RedisSettings(_Section):
+    url: str = ""
+
+
+class DisplaySettings(_Section):
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
+
+
+class IngestSettings(_Section):
+    timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    max_bytes: int = Field(default=10_000_000, gt=0)
+    summary_max_chars: int = Field(default=1_000, ge=50)
+    stale_after_hours: float = Field(default=48.0, gt=0)
+    interval_minutes: int = Field(default=5, ge=1)
+    user_agent: str = "crosspost/0.1 (government e-portal dissemination)"
+    tracking_params: list[str] = Field(
+        default_factory=lambda: ["utm_*", "fbclid", "gclid", "dclid", "msclkid"]
+    )
+
+
+class Settings(_Section):
+    """The validated configuration, plus where it came from."""
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    display: DisplaySettings = Field(default_factory=DisplaySettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    config_path: Path = Field(default=DEFAULT_CONFIG_PATH, exclude=True)
+
+    @property
+    def workspace(self) -> Path:
+        """The folder holding the configuration file; relative paths are read from here."""
+        return self.config_path.resolve().parent
+
+    @property
+    def database_url(self) -> str:
+        """The database URL; by default a SQLite file next to the configuration."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{self.workspace / 'crosspost.db'}"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The display time zone."""
+        return ZoneInfo(self.display.timezone)
+
+
+def config_path_from(explicit: Path | None, environ: Mapping[str, str]) -> Path:
+    """The configuration file to use: --config, else $CROSSPOST_CONFIG, else ./config/crosspost.toml."""
+    if explicit is not None:
+        return explicit
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV])
+    return DEFAULT_CONFIG_PATH
+
+
+def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the configuration file at `path` with environment overrides.
+
+    A missing file is not an error (defaults apply, as before `crosspost init`); a malformed one,
+    or any invalid field, raises ConfigError naming the file and each bad field.
+    """
+    env = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read: {exc}") from None
+    for var, (section, key) in ENV_OVERRIDES.items():
+        if env.get(var):
+            table = data.setdefault(section, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"{path}: [{section}] must be a table")
+            table[key] = env[var]
+    try:
+        return Settings.model_validate({**data, "config_path": path})
+    except ValidationError as exc:
+        raise ConfigError(_describe(path, exc)) from None
+
+
+def _describe(path: Path, exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown setting"
+        problems.append(f"{where}: {message}")
+    return f"{path}: invalid configuration: " + "; ".join(problems)

@@ -1,0 +1,1 @@
+"""RQ job entry points (thin): each builds what it needs and calls one service."""
