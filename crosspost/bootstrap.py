@@ -56,6 +56,10 @@ class Workspace:
         from crosspost.db.session import session_factory
 
         url = mask_url(self.settings.database_url)
+        sqlite_file = self.sqlite_path
+        if sqlite_file is not None and not sqlite_file.is_file():
+            # Connecting would create an empty file; say what to do instead.
+            raise ConfigError(f"database {sqlite_file} does not exist: run `crosspost init`")
         try:
             current = migrate.current_revision(self.engine)
             head = migrate.head_revision(self.engine)
@@ -70,6 +74,16 @@ class Workspace:
                 "run `crosspost db upgrade`"
             )
         return session_factory(self.engine)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file, when the database is a SQLite file."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.settings.database_url)  # validated with the settings
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return Path(url.database)
 
     def actor(self, explicit: str | None) -> str:
         """Who is acting: --by, else $CROSSPOST_USER, else the operating-system user."""
@@ -86,23 +100,12 @@ class Workspace:
             self.engine.dispose()
 
 
-def open_workspace(config: Path | None = None, environ: Mapping[str, str] | None = None) -> Workspace:
+def open_workspace(
+    config: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Workspace:
     """Read and validate the configuration; build nothing else until it is needed."""
     env = dict(os.environ if environ is None else environ)
     path = config_path_from(config, env)
     if config is not None and not path.is_file():
         raise ConfigError(f"configuration file {path} does not exist")
     return Workspace(settings=load_settings(path, env), environ=env)
-
-
-def require_database_url_usable(settings: Settings) -> None:
-    """Fail early on a database URL SQLAlchemy cannot parse."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        make_url(settings.database_url)
-    except ArgumentError:
-        raise ConfigError(
-            f"database url {mask_url(settings.database_url)!r} is not a valid SQLAlchemy URL"
-        ) from None

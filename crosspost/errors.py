@@ -10,7 +10,7 @@
     ├── FeedError                  a source's feed could not be fetched or parsed (one line reason)
     ├── CompositionError           no form of the post fits the platform's limit
     └── PublishError               a platform call failed; the engine acts on the subclass:
-        ├── RetryLater             nothing was posted; try again later (retry_after seconds if known)
+        ├── RetryLater             nothing was posted; try again later (retry_after if known)
         │   └── RateLimited        the platform said 429 / throttled; not counted as an attempt
         ├── Rejected               the platform refused the post; do not retry (reason, code)
         │   ├── Duplicate          the platform says the same content was already posted

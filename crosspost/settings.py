@@ -38,6 +38,22 @@ class _Section(BaseModel):
 class DatabaseSettings(_Section):
     url: str = ""
 
+    @field_validator("url")
+    @classmethod
+    def _parsable(cls, value: str) -> str:
+        if value:
+            from sqlalchemy.engine import make_url
+            from sqlalchemy.exc import ArgumentError
+
+            try:
+                make_url(value)
+            except ArgumentError:
+                raise ValueError(
+                    "not a valid SQLAlchemy URL (e.g. sqlite:///path/crosspost.db or "
+                    "postgresql+psycopg://user@host/db)"
+                ) from None
+        return value
+
 
 class RedisSettings(_Section):
     url: str = ""
@@ -96,7 +112,7 @@ class Settings(_Section):
 
 
 def config_path_from(explicit: Path | None, environ: Mapping[str, str]) -> Path:
-    """The configuration file to use: --config, else $CROSSPOST_CONFIG, else ./config/crosspost.toml."""
+    """The configuration file: --config, else $CROSSPOST_CONFIG, else ./config/crosspost.toml."""
     if explicit is not None:
         return explicit
     if environ.get(CONFIG_ENV):

@@ -59,8 +59,10 @@ def list_(
     ]
     console.print(table(("id", "status", "published", "source", "title"), rows))
     shown_to = offset + len(views)
-    console.print(f"{offset + 1}-{shown_to} of {total}" + ("  (~ date estimated)" if any(
-        v.published_at_estimated for v in views) else ""))
+    console.print(
+        f"{offset + 1}-{shown_to} of {total}"
+        + ("  (~ date estimated)" if any(v.published_at_estimated for v in views) else "")
+    )
 
 
 @app.command("show")
@@ -94,22 +96,28 @@ def show(
         console.print(
             table(
                 ("rev", "recorded", "source", "title"),
-                [(r.revision, local_time(r.recorded_at, zone), r.source, r.title)
-                 for r in detail.revisions],
+                [
+                    (r.revision, local_time(r.recorded_at, zone), r.source, r.title)
+                    for r in detail.revisions
+                ],
                 title="Revisions",
             )
         )
     console.print(
         table(
             ("#", "when", "who", "action", "from", "to", "note"),
-            [(h.seq, local_time(h.at, zone), h.actor, h.action, h.from_state, h.to_state, h.note)
-             for h in detail.history],
+            [
+                (h.seq, local_time(h.at, zone), h.actor, h.action, h.from_state, h.to_state, h.note)
+                for h in detail.history
+            ],
             title="History",
         )
     )
 
 
-def _decide(ctx: typer.Context, ids: list[int], decision: Decision, by: str | None, note: str) -> None:
+def _decide(
+    ctx: typer.Context, ids: list[int], decision: Decision, by: str | None, note: str
+) -> None:
     ws = workspace(ctx)
     results = service.decide_articles(
         ws.factory, ids, decision, actor=ws.actor(by), note=note, now=utcnow()

@@ -20,7 +20,9 @@ class AuditBroken(CrosspostError):
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    article: Annotated[int | None, typer.Option("--article", help="Only this article's entries.")] = None,
+    article: Annotated[
+        int | None, typer.Option("--article", help="Only this article's entries.")
+    ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the newest N.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
@@ -41,8 +43,16 @@ def list_(
         table(
             ("#", "when", "who", "action", "subject", "from", "to", "note"),
             [
-                (e.seq, local_time(e.at, zone, seconds=True), e.actor, e.action,
-                 f"{e.subject_type} {e.subject_id}", e.from_state, e.to_state, e.note)
+                (
+                    e.seq,
+                    local_time(e.at, zone, seconds=True),
+                    e.actor,
+                    e.action,
+                    f"{e.subject_type} {e.subject_id}",
+                    e.from_state,
+                    e.to_state,
+                    e.note,
+                )
                 for e in entries
             ],
         )

@@ -72,7 +72,9 @@ def print_json(value: Any) -> None:
     sys.stdout.flush()
 
 
-def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> Table:
+def table(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None
+) -> Table:
     out = Table(*columns, title=title, show_lines=False, header_style="bold")
     for row in rows:
         out.add_row(*("-" if cell is None else str(cell) for cell in row))

@@ -58,8 +58,12 @@ def ingest(
                     progress.console.print(_line(report))
 
             reports = ingest_all(
-                ws.factory, fetcher=fetcher, settings=settings, now=utcnow,
-                on_progress=on_progress, only=source or None,
+                ws.factory,
+                fetcher=fetcher,
+                settings=settings,
+                now=utcnow,
+                on_progress=on_progress,
+                only=source or None,
             )
     if as_json:
         print_json(reports)
@@ -67,8 +71,10 @@ def ingest(
         console.print("No enabled sources. Add one: crosspost sources add NAME URL")
     failed = [r for r in reports if not r.ok]
     if failed:
-        raise SourcesFailed(f"{len(failed)} of {len(reports)} sources failed: "
-                            + ", ".join(r.source for r in failed))
+        raise SourcesFailed(
+            f"{len(failed)} of {len(reports)} sources failed: "
+            + ", ".join(r.source for r in failed)
+        )
 
 
 def _line(r: RunReport) -> Text:

@@ -1,4 +1,4 @@
-"""The `crosspost` command: global options, the sub-apps, and one place that turns errors into lines.
+"""The `crosspost` command: global options, sub-apps, and one place that turns errors into lines.
 
 Errors a user can cause are CrosspostError: printed as one line on stderr, exit 1. Usage errors are
 Click's: exit 2. Anything else is a bug and keeps its traceback.
@@ -14,7 +14,7 @@ import typer
 from rich.text import Text
 
 from crosspost import __version__
-from crosspost.cli import articles, audit, ingest, setup, sources
+from crosspost.cli import articles, audit, demo, ingest, setup, sources
 from crosspost.cli.common import GlobalOptions, err_console
 from crosspost.errors import CrosspostError
 
@@ -25,6 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
+    add_completion=False,
 )
 
 
@@ -59,6 +60,7 @@ app.add_typer(sources.app, name="sources")
 ingest.register(app)
 app.add_typer(articles.app, name="articles")
 app.add_typer(audit.app, name="audit")
+demo.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

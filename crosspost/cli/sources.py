@@ -26,7 +26,8 @@ def add(
         int | None, typer.Option("--interval", help="Minutes between polls (default from config).")
     ] = None,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Seconds allowed per fetch (default from config).")
+        float | None,
+        typer.Option("--timeout", help="Seconds allowed per fetch (default from config)."),
     ] = None,
     max_bytes: Annotated[
         int | None, typer.Option("--max-bytes", help="Largest feed accepted (default from config).")
@@ -94,8 +95,17 @@ def list_(
         )
     console.print(
         table(
-            ("source", "trusted", "state", "last success", "last error", "items", "articles",
-             "pending", "newest item"),
+            (
+                "source",
+                "trusted",
+                "state",
+                "last success",
+                "last error",
+                "items",
+                "articles",
+                "pending",
+                "newest item",
+            ),
             rows,
         )
     )

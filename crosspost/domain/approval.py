@@ -61,7 +61,8 @@ def _refusal(article_id: int, current: ArticleStatus, decision: Decision) -> str
     if decision is Decision.WITHDRAW:
         return f"article {article_id} is {current}; only an approved article can be withdrawn"
     if current is ArticleStatus.REJECTED:
-        return f"article {article_id} was rejected; a rejected article cannot be {ACTION_FOR[decision]}"
+        action = ACTION_FOR[decision]
+        return f"article {article_id} was rejected; a rejected article cannot be {action}"
     return f"article {article_id} is already {current}"
 
 

@@ -112,7 +112,7 @@ def list_sources(
     """Every source with its last run, counters and staleness."""
     with factory() as session:
         pending = dict(
-            session.execute(  # type: ignore[arg-type]
+            session.execute(
                 select(Article.source_id, func.count())
                 .where(Article.status == "pending")
                 .group_by(Article.source_id)
@@ -161,5 +161,3 @@ def _view(source: Source, pending: int, now: datetime, stale_after: timedelta) -
         articles_pending=pending,
         stale=stale,
     )
-
-

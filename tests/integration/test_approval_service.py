@@ -43,7 +43,9 @@ def _articles(factory: sessionmaker[Session], n: int) -> list[int]:
 
 def test_approve_then_withdraw_is_recorded_in_order(factory: sessionmaker[Session]) -> None:
     (aid,) = _articles(factory, 1)
-    decide_articles(factory, [aid], Decision.APPROVE, actor="Nguyễn Văn A", note="đã duyệt", now=NOW)
+    decide_articles(
+        factory, [aid], Decision.APPROVE, actor="Nguyễn Văn A", note="đã duyệt", now=NOW
+    )
     decide_articles(factory, [aid], Decision.WITHDRAW, actor="Trần Thị B", note="", now=NOW)
     detail = show_article(factory, aid)
     assert detail.article.status == "pending"
@@ -91,7 +93,8 @@ def test_verify_finds_a_deleted_newest_entry(factory: sessionmaker[Session]) -> 
     with transaction(factory) as session:
         session.execute(delete(AuditEntry).where(AuditEntry.id == 2))
     _, problems = audit.verify(factory)
-    assert problems and "2 were written" in problems[-1].reason
+    assert problems
+    assert "2 were written" in problems[-1].reason
 
 
 def test_verify_finds_a_row_rewritten_with_raw_sql(factory: sessionmaker[Session]) -> None:

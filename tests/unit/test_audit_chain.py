@@ -14,8 +14,15 @@ def _chain(n: int) -> tuple[list[tuple[AuditRecord, str, str]], tuple[int, str]]
     prev = GENESIS
     for seq in range(1, n + 1):
         record = AuditRecord(
-            seq, T0 + timedelta(minutes=seq), "Nguyễn Văn A", "approved", "article", seq,
-            "pending", "approved", "đã duyệt",
+            seq,
+            T0 + timedelta(minutes=seq),
+            "Nguyễn Văn A",
+            "approved",
+            "article",
+            seq,
+            "pending",
+            "approved",
+            "đã duyệt",
         )
         digest = entry_hash(prev, record)
         triples.append((record, prev, digest))
@@ -47,7 +54,8 @@ def test_a_deleted_middle_entry_is_found() -> None:
 def test_a_deleted_newest_entry_is_found_through_the_head() -> None:
     triples, head = _chain(5)
     problems = verify_chain(triples[:-1], head)
-    assert problems and "5 were written" in problems[-1].reason
+    assert problems
+    assert "5 were written" in problems[-1].reason
 
 
 def test_the_hash_does_not_depend_on_the_zone_the_time_was_given_in() -> None:

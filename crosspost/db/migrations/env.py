@@ -1,4 +1,4 @@
-"""Alembic environment: runs against the connection crosspost hands it (see crosspost.db.migrate)."""
+"""Alembic environment: runs on the connection crosspost hands it (see crosspost.db.migrate)."""
 
 from __future__ import annotations
 
