@@ -18,8 +18,8 @@ from rich.table import Table
 
 from crosspost.bootstrap import Workspace, open_workspace
 
-console = Console(highlight=False, soft_wrap=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=False, markup=False)
+err_console = Console(stderr=True, highlight=False, markup=False)
 
 JSON_HELP = "Print machine-readable JSON instead of a table."
 

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.rule import Rule
+from rich.text import Text
 
 from crosspost.cli.common import console
 from crosspost.errors import CrosspostError
@@ -102,7 +103,7 @@ def _pending_ids(config: Path) -> list[int]:
 def _step(config: Path, *args: str) -> None:
     from crosspost.cli.main import main
 
-    console.print(f"\n[bold]$ crosspost {shlex.join(args)}[/]")
+    console.print(Text(f"\n$ crosspost {shlex.join(args)}", style="bold"))
     code = main(["--config", str(config), *args])
     if code != 0:
         raise DemoFailed(f"demo step `crosspost {shlex.join(args)}` exited with {code}")

@@ -14,7 +14,7 @@ import typer
 from rich.text import Text
 
 from crosspost import __version__
-from crosspost.cli import articles, audit, demo, ingest, setup, sources
+from crosspost.cli import articles, audit, channels, demo, ingest, sandbox, setup, sources
 from crosspost.cli.common import GlobalOptions, err_console
 from crosspost.errors import CrosspostError
 
@@ -60,6 +60,8 @@ app.add_typer(sources.app, name="sources")
 ingest.register(app)
 app.add_typer(articles.app, name="articles")
 app.add_typer(audit.app, name="audit")
+app.add_typer(channels.app, name="channels")
+app.add_typer(sandbox.app, name="sandbox")
 demo.register(app)
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Float,
@@ -146,3 +147,91 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class Channel(Base):
+    """One account on one platform that crosspost publishes to.
+
+    Credentials are never stored: `credentials_env` maps each credential name to the environment
+    variable that holds it.
+    """
+
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    timezone: Mapped[str] = mapped_column(String(64))
+    api_base: Mapped[str | None] = mapped_column(Text)
+    options: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    credentials_env: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    hashtags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    utm: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    template: Mapped[str | None] = mapped_column(String(200))
+    timeout_seconds: Mapped[float | None] = mapped_column(Float)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    last_check_at: Mapped[datetime | None]
+    last_check_ok: Mapped[bool | None] = mapped_column(Boolean)
+    last_check_error: Mapped[str | None] = mapped_column(Text)
+    account_name: Mapped[str | None] = mapped_column(String(200))
+    # Scheduling: daily wall-time slots ("07:30") in `timezone`, and the least time between posts.
+    slots: Mapped[list[str]] = mapped_column(JSON, default=list)
+    min_gap_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # Sources whose approved articles go into this channel's next free slot by themselves.
+    auto_schedule: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Set when the platform refused the credentials; deliveries wait until a check passes.
+    paused_at: Mapped[datetime | None]
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Delivery(Base):
+    """One article on one channel: the ledger row that makes publishing happen exactly once.
+
+    States: scheduled -> sending -> published | failed | unconfirmed; cancelled. `version` grows
+    each time the delivery is (re)scheduled and is part of its RQ job id, so enqueueing the same
+    version twice is a no-op while a rescheduled delivery gets a fresh job.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("article_id", "channel_id"),
+        Index(None, "status", "due_at"),
+        Index(None, "channel_id", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime]
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    scheduled_by: Mapped[str] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None]
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    text: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(Text)
+    post_id: Mapped[str | None] = mapped_column(String(200))
+    post_url: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    error_kind: Mapped[str | None] = mapped_column(String(32))
+
+
+class DeliveryAttempt(Base):
+    """One try at publishing a delivery, whatever came of it."""
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (Index(None, "delivery_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    retry_at: Mapped[datetime | None]

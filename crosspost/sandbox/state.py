@@ -1,0 +1,243 @@
+"""What the sandbox remembers: accounts, accepted posts, the request log, faults, limits, clock.
+
+One lock guards everything; the HTTP handlers and the Python API both go through here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from crosspost.sandbox.faults import Fault
+
+X_EPOCH_MS = 1288834974657
+"""X ids are (ms since this epoch) << 22, so the id carries the creation time."""
+
+
+@dataclass
+class XAccount:
+    """An X user the sandbox knows, with its four OAuth 1.0a values."""
+
+    user_id: str
+    username: str
+    name: str
+    consumer_key: str
+    consumer_secret: str
+    access_token: str
+    access_token_secret: str
+    revoked: bool = False
+
+
+@dataclass
+class GraphPage:
+    """A Facebook Page the sandbox knows, with its Page access token."""
+
+    page_id: str
+    name: str
+    access_token: str
+    revoked: bool = False
+
+
+DEMO_X_ACCOUNT = XAccount(
+    user_id="1790000000000000001",
+    username="congthongtin_demo",
+    name="Cổng thông tin điện tử (demo)",
+    consumer_key="sandbox-x-consumer-key",
+    consumer_secret="sandbox-x-consumer-secret",  # noqa: S106 - fake, sandbox only
+    access_token="1790000000000000001-sandbox-access-token",  # noqa: S106 - fake, sandbox only
+    access_token_secret="sandbox-x-access-token-secret",  # noqa: S106 - fake, sandbox only
+)
+"""The X account every sandbox starts with."""
+
+DEMO_PAGE = GraphPage(
+    page_id="100000000000001",
+    name="Cổng thông tin điện tử (demo)",
+    access_token="sandbox-page-access-token",  # noqa: S106 - fake, sandbox only
+)
+"""The Facebook Page every sandbox starts with."""
+
+DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
+    "x:create": (100, 900.0),
+    "x:read": (900, 900.0),
+    "facebook:calls": (4800, 3600.0),
+}
+"""Per-account limits as (calls, window seconds): X per 15 minutes, Graph per hour."""
+
+
+@dataclass
+class Post:
+    """A post the sandbox accepted."""
+
+    platform: str
+    account: str
+    id: str
+    text: str
+    link: str | None
+    created_at: datetime
+    deleted: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, with the time in ISO 8601."""
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        return data
+
+
+@dataclass
+class RequestRecord:
+    """One platform call as the sandbox saw it (tokens never recorded)."""
+
+    platform: str
+    method: str
+    path: str
+    query: dict[str, str]
+    at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return asdict(self)
+
+
+def engagement(age_seconds: float) -> dict[str, int]:
+    """Numbers that grow with a post's age, the same for every run: tests can assert growth."""
+    age = max(0, int(age_seconds))
+    return {
+        "likes": age // 60,
+        "shares": age // 300,
+        "comments": age // 600,
+        "quotes": age // 1800,
+        "bookmarks": age // 900,
+        "impressions": age // 2,
+    }
+
+
+@dataclass
+class SandboxState:
+    """Everything the fake platforms know. Use `lock()` around multi-step changes."""
+
+    x_accounts: list[XAccount] = field(default_factory=lambda: [replace(DEMO_X_ACCOUNT)])
+    pages: list[GraphPage] = field(default_factory=lambda: [replace(DEMO_PAGE)])
+    posts: list[Post] = field(default_factory=list)
+    requests: list[RequestRecord] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    limits: dict[str, tuple[int, float]] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    clock_offset: float = 0.0
+    _calls: dict[tuple[str, str], list[float]] = field(default_factory=lambda: defaultdict(list))
+    _seq: int = 0
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the state lock."""
+        with self._lock:
+            yield
+
+    def now(self) -> float:
+        """Sandbox time: wall clock plus whatever `advance` added."""
+        return time.time() + self.clock_offset
+
+    def now_dt(self) -> datetime:
+        """Sandbox time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.now(), tz=UTC)
+
+    def advance(self, seconds: float) -> None:
+        """Move sandbox time forward (engagement grows, rate windows pass)."""
+        with self._lock:
+            self.clock_offset += seconds
+
+    def reset(self) -> None:
+        """Forget posts, requests, faults, call counts, clock and revocations."""
+        with self._lock:
+            self.posts.clear()
+            self.requests.clear()
+            self.faults.clear()
+            self._calls.clear()
+            self.clock_offset = 0.0
+            self.limits = dict(DEFAULT_LIMITS)
+            for account in self.x_accounts:
+                account.revoked = False
+            for page in self.pages:
+                page.revoked = False
+
+    def next_x_id(self) -> str:
+        """A fresh X-style id whose top bits encode the sandbox time."""
+        with self._lock:
+            self._seq += 1
+            millis = int(self.now() * 1000) - X_EPOCH_MS
+            return str((millis << 22) | (self._seq & 0x3FFFFF))
+
+    def next_seq(self) -> int:
+        """A fresh sequence number (Graph post ids)."""
+        with self._lock:
+            self._seq += 1
+            return self._seq
+
+    def add_post(self, post: Post) -> Post:
+        """Record an accepted post."""
+        with self._lock:
+            self.posts.append(post)
+        return post
+
+    def find_post(self, platform: str, post_id: str) -> Post | None:
+        """A live (not deleted) post by id."""
+        with self._lock:
+            for post in self.posts:
+                if post.platform == platform and post.id == post_id and not post.deleted:
+                    return post
+        return None
+
+    def live_posts(self, platform: str, account: str) -> list[Post]:
+        """The account's live posts, newest first."""
+        with self._lock:
+            mine = [
+                p
+                for p in self.posts
+                if p.platform == platform and p.account == account and not p.deleted
+            ]
+        return sorted(mine, key=lambda p: (p.created_at, p.id), reverse=True)
+
+    def log_request(self, record: RequestRecord) -> None:
+        """Append to the request log."""
+        with self._lock:
+            self.requests.append(record)
+
+    def take_fault(self, platform: str, method: str, path: str) -> Fault | None:
+        """The first fault matching this call, with one use consumed."""
+        with self._lock:
+            for fault in self.faults:
+                if fault.matches(platform, method, path):
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    def over_limit(self, key: str, account: str) -> float | None:
+        """Count one call against `key` for `account`; seconds until reset when over the limit."""
+        limit, window = self.limits.get(key, (0, 0.0))
+        if limit <= 0:
+            return None
+        now = self.now()
+        with self._lock:
+            calls = [t for t in self._calls[(key, account)] if t > now - window]
+            if len(calls) >= limit:
+                self._calls[(key, account)] = calls
+                return max(1.0, calls[0] + window - now)
+            calls.append(now)
+            self._calls[(key, account)] = calls
+        return None
+
+    def usage(self, key: str, account: str) -> tuple[int, int, float]:
+        """(limit, remaining, reset epoch) for the rate-limit headers."""
+        limit, window = self.limits.get(key, (0, 0.0))
+        now = self.now()
+        with self._lock:
+            calls = [t for t in self._calls.get((key, account), []) if t > now - window]
+        reset = (calls[0] + window) if calls else now + window
+        return limit, max(0, limit - len(calls)), reset
