@@ -57,8 +57,16 @@ def _run(folder: Path) -> None:
     with serve_directory(bundled_file("demo")) as feeds:
         console.print(Rule("crosspost demo: a portal feed and a ministry feed, end to end"))
         _step(config, "init")
-        _step(config, "sources", "add", "chinhphu", f"{feeds}/chinhphu.rss", "--trusted")
-        _step(config, "sources", "add", "bo-tttt", f"{feeds}/bo-tttt.atom")
+        _step(
+            config,
+            "sources",
+            "add",
+            "chinhphu",
+            f"{feeds}/chinhphu.rss",
+            "--trusted",
+            "--allow-private",
+        )
+        _step(config, "sources", "add", "bo-tttt", f"{feeds}/bo-tttt.atom", "--allow-private")
         _step(config, "ingest")
         _step(config, "articles", "list", "--status", "pending")
         first, *others = _pending_ids(config)

@@ -13,6 +13,7 @@ from crosspost.cli.common import JSON_HELP, console, err_console, print_json, wo
 from crosspost.errors import CrosspostError
 
 if TYPE_CHECKING:
+    from crosspost.bootstrap import Workspace
     from crosspost.services.ingest import RunReport
 
 
@@ -50,11 +51,11 @@ def ingest(
             disable=as_json,
         )
         with progress:
-            task = progress.add_task("Polling sources", total=None)
+            task = progress.add_task("Polling sources", total=_enabled_count(ws, source))
 
-            def on_progress(done: int, total: int, report: RunReport | None) -> None:
-                progress.update(task, completed=done, total=total)
-                if report is not None and not as_json:
+            def on_progress(name: str, report: RunReport) -> None:
+                progress.advance(task)
+                if not as_json:
                     progress.console.print(_line(report))
 
             reports = ingest_all(
@@ -75,6 +76,15 @@ def ingest(
             f"{len(failed)} of {len(reports)} sources failed: "
             + ", ".join(r.source for r in failed)
         )
+
+
+def _enabled_count(ws: Workspace, only: list[str] | None) -> int:
+    from datetime import timedelta
+
+    from crosspost.services.sources import list_sources
+
+    views = list_sources(ws.factory, now=utcnow(), stale_after=timedelta(hours=1))
+    return sum(1 for v in views if v.enabled and (not only or v.name in only))
 
 
 def _line(r: RunReport) -> Text:

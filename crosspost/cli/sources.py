@@ -32,6 +32,13 @@ def add(
     max_bytes: Annotated[
         int | None, typer.Option("--max-bytes", help="Largest feed accepted (default from config).")
     ] = None,
+    allow_private: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private",
+            help="Allow a feed on a private, loopback or link-local address (intranet portals).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Register a portal feed.
@@ -48,6 +55,7 @@ def add(
         interval_minutes=interval,
         timeout_seconds=timeout,
         max_bytes=max_bytes,
+        allow_private=allow_private,
     )
     if as_json:
         print_json(view)

@@ -60,6 +60,7 @@ from crosspost.platforms.http import (
     RequestNotSent,
     mount_transport,
 )
+from crosspost.platforms.registry import PLATFORMS
 
 PLATFORM = "facebook"
 """The platform name used in configuration and errors."""
@@ -67,10 +68,10 @@ PLATFORM = "facebook"
 PUBLIC_ORIGINS = ("https://graph.facebook.com",)
 """The origin facebook-sdk sends to (its module global FACEBOOK_GRAPH_URL)."""
 
-DEFAULT_API_BASE = "https://graph.facebook.com"
+DEFAULT_API_BASE = PLATFORMS["facebook"].default_api_base
 """Where a channel without `api_base` goes."""
 
-CREDENTIAL_NAMES = ("page_access_token",)
+CREDENTIAL_NAMES = PLATFORMS["facebook"].credential_names
 """A Page access token with pages_manage_posts and pages_read_engagement."""
 
 DEFAULT_GRAPH_VERSION = "v21.0"

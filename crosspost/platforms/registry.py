@@ -1,49 +1,61 @@
 """Every platform crosspost can publish to, in one table.
 
 Adding a platform is one adapter module plus one `PlatformInfo` entry here; nothing else in
-the package names platforms.
+the package names platforms. The adapter modules (and their SDKs) are imported only when an
+adapter is built, so listing channels or showing help does not pay for tweepy and facebook-sdk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
 
 from crosspost.errors import NotFound
-from crosspost.platforms import facebook, x
 from crosspost.platforms.base import ChannelConnection, Publisher
 
 
 @dataclass(frozen=True)
 class PlatformInfo:
-    """Facts about one platform and how to build its adapter."""
+    """Facts about one platform and where its adapter factory lives."""
 
     name: str
     display_name: str
     default_api_base: str
     credential_names: tuple[str, ...]
     option_names: tuple[str, ...]
-    factory: Callable[[ChannelConnection], Publisher]
+    adapter: str
+    """`module:function` building the adapter from a ChannelConnection."""
+
+    def build(self, connection: ChannelConnection) -> Publisher:
+        module_name, _, function = self.adapter.partition(":")
+        factory = getattr(importlib.import_module(module_name), function)
+        publisher: Publisher = factory(connection)
+        return publisher
 
 
 PLATFORMS: dict[str, PlatformInfo] = {
     info.name: info
     for info in (
         PlatformInfo(
-            name=x.PLATFORM,
+            name="x",
             display_name="X (Twitter)",
-            default_api_base=x.DEFAULT_API_BASE,
-            credential_names=x.CREDENTIAL_NAMES,
+            default_api_base="https://api.x.com",
+            credential_names=(
+                "consumer_key",
+                "consumer_secret",
+                "access_token",
+                "access_token_secret",
+            ),
             option_names=(),
-            factory=x.build_x_publisher,
+            adapter="crosspost.platforms.x:build_x_publisher",
         ),
         PlatformInfo(
-            name=facebook.PLATFORM,
+            name="facebook",
             display_name="Facebook Page",
-            default_api_base=facebook.DEFAULT_API_BASE,
-            credential_names=facebook.CREDENTIAL_NAMES,
+            default_api_base="https://graph.facebook.com",
+            credential_names=("page_access_token",),
             option_names=("page_id", "graph_version"),
-            factory=facebook.build_facebook_publisher,
+            adapter="crosspost.platforms.facebook:build_facebook_publisher",
         ),
     )
 }
@@ -61,4 +73,4 @@ def platform_info(name: str) -> PlatformInfo:
 
 def build_publisher(connection: ChannelConnection) -> Publisher:
     """The adapter for `connection.platform`, built from the connection."""
-    return platform_info(connection.platform).factory(connection)
+    return platform_info(connection.platform).build(connection)

@@ -39,6 +39,7 @@ from crosspost.platforms.base import (
 )
 from crosspost.platforms.base import text_fingerprint as fingerprint_of
 from crosspost.platforms.http import PlatformTransport, RequestNotSent, mount_transport
+from crosspost.platforms.registry import PLATFORMS
 
 PLATFORM = "x"
 """The platform name used in configuration and errors."""
@@ -46,10 +47,10 @@ PLATFORM = "x"
 PUBLIC_ORIGINS = ("https://api.twitter.com", "https://api.x.com")
 """Origins tweepy sends to (4.17 uses api.twitter.com; newer releases may use api.x.com)."""
 
-DEFAULT_API_BASE = "https://api.x.com"
+DEFAULT_API_BASE = PLATFORMS["x"].default_api_base
 """Where a channel without `api_base` goes."""
 
-CREDENTIAL_NAMES = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+CREDENTIAL_NAMES = PLATFORMS["x"].credential_names
 """The OAuth 1.0a user-context credentials a channel needs."""
 
 DEFAULT_RATE_LIMIT_BACKOFF = 60.0
