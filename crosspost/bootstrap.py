@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crosspost.errors import ConfigError
-from crosspost.settings import Settings, config_path_from, load_settings
+from crosspost.settings import Settings, config_path_from, load_settings, mask_url
 
 USER_ENV = "CROSSPOST_USER"
 """Environment variable naming the person acting, when --by is not given."""
@@ -29,11 +28,6 @@ USER_ENV = "CROSSPOST_USER"
 def utcnow() -> datetime:
     """The clock every service gets by default: aware UTC."""
     return datetime.now(UTC)
-
-
-def mask_url(url: str) -> str:
-    """A database or Redis URL with any password replaced, fit for messages and logs."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 @dataclass

@@ -7,6 +7,7 @@ in one readable message. Nothing else in the package reads the environment.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -109,6 +110,11 @@ class Settings(_Section):
     def zone(self) -> ZoneInfo:
         """The display time zone."""
         return ZoneInfo(self.display.timezone)
+
+
+def mask_url(url: str) -> str:
+    """A database or Redis URL with any password replaced, fit for messages and logs."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def config_path_from(explicit: Path | None, environ: Mapping[str, str]) -> Path:

@@ -53,6 +53,21 @@ def add(
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="Seconds allowed per platform call.")
     ] = None,
+    slots: Annotated[
+        str,
+        typer.Option("--slots", help='Daily posting times in the channel\'s zone, "07:30,11:30".'),
+    ] = "",
+    min_gap: Annotated[
+        str, typer.Option("--min-gap", help="Least time between two posts, e.g. 20m, 1h30m.")
+    ] = "0",
+    auto_schedule: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--auto-schedule",
+            help="Source whose approved articles go into the next "
+            "free slot by themselves (repeatable).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Register a channel. Its credentials are read from environment variables, never stored.
@@ -80,6 +95,9 @@ def add(
             hashtags=hashtag or [],
             utm=utm,
             timeout_seconds=timeout,
+            slots=slots,
+            min_gap=min_gap,
+            auto_schedule=auto_schedule or [],
         ),
         now=utcnow(),
     )
@@ -122,8 +140,14 @@ def list_(
             check = f"ok ({v.account_name or '?'}) {local_time(v.last_check_at, ws.settings.zone)}"
         else:
             check = f"FAILED {local_time(v.last_check_at, ws.settings.zone)}: {v.last_check_error}"
-        rows.append((v.name, v.platform, v.timezone, v.api_base, creds, check))
-    console.print(table(("channel", "platform", "zone", "api", "credentials", "last check"), rows))
+        if v.paused_at is not None:
+            check = f"PAUSED since {local_time(v.paused_at, ws.settings.zone)}: {v.paused_reason}"
+        rows.append(
+            (v.name, v.platform, v.timezone, ",".join(v.slots) or "-", v.api_base, creds, check)
+        )
+    console.print(
+        table(("channel", "platform", "zone", "slots", "api", "credentials", "state"), rows)
+    )
 
 
 @app.command("check")

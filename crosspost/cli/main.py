@@ -14,7 +14,19 @@ import typer
 from rich.text import Text
 
 from crosspost import __version__
-from crosspost.cli import articles, audit, channels, demo, ingest, sandbox, setup, sources
+from crosspost.cli import (
+    articles,
+    audit,
+    channels,
+    deliveries,
+    demo,
+    ingest,
+    sandbox,
+    schedule,
+    setup,
+    sources,
+    worker,
+)
 from crosspost.cli.common import GlobalOptions, err_console
 from crosspost.errors import CrosspostError
 
@@ -62,6 +74,9 @@ app.add_typer(articles.app, name="articles")
 app.add_typer(audit.app, name="audit")
 app.add_typer(channels.app, name="channels")
 app.add_typer(sandbox.app, name="sandbox")
+schedule.register(app)
+app.add_typer(deliveries.app, name="deliveries")
+worker.register(app)
 demo.register(app)
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import typer
 from sqlalchemy import Engine
 
-from crosspost.bootstrap import mask_url, open_workspace
+from crosspost.bootstrap import open_workspace
 from crosspost.cli.common import GlobalOptions, console, workspace
 from crosspost.errors import ConfigError
 from crosspost.resources import bundled_file
-from crosspost.settings import CONFIG_ENV, DEFAULT_CONFIG_PATH
+from crosspost.settings import CONFIG_ENV, DEFAULT_CONFIG_PATH, mask_url
 
 db_app = typer.Typer(help="Database schema: upgrade, current revision.", no_args_is_help=True)
 

@@ -102,6 +102,10 @@ class Sandbox:
         """Expire the token of an account (X user id or username, or a Page id)."""
         server.revoke(self.state, platform, account)
 
+    def restore(self, platform: str, account: str) -> None:
+        """Make a revoked token work again (the officer renewed it)."""
+        server.revoke(self.state, platform, account, revoked=False)
+
     def advance(self, seconds: float) -> None:
         """Move sandbox time forward: engagement grows, rate windows pass."""
         self.state.advance(seconds)

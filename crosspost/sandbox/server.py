@@ -176,8 +176,11 @@ def _control_action(
     return json_reply(404, {"error": f"no control endpoint {method} {path}"})
 
 
-def revoke(state: SandboxState, platform: str, account: str) -> None:
-    """Expire an account's token: X answers 401, Graph code 190 (subcode 463)."""
+def revoke(state: SandboxState, platform: str, account: str, *, revoked: bool = True) -> None:
+    """Expire an account's token: X answers 401, Graph code 190 (subcode 463).
+
+    With revoked=False the token works again, as after the officer renewed it.
+    """
     with state.lock():
         if platform == x_api.PLATFORM:
             hits: list[Any] = [a for a in state.x_accounts if account in (a.user_id, a.username)]
@@ -186,7 +189,7 @@ def revoke(state: SandboxState, platform: str, account: str) -> None:
         if not hits:
             raise KeyError(f"no {platform} account {account!r}")
         for hit in hits:
-            hit.revoked = True
+            hit.revoked = revoked
 
 
 class ServerThread:

@@ -15,6 +15,7 @@ from crosspost.domain.approval import ACTION_FOR, ArticleStatus, Decision, decid
 from crosspost.domain.text import clean_line
 from crosspost.errors import InvalidInput, NotFound
 from crosspost.services import audit
+from crosspost.services.scheduling import cancel_for_article, is_published
 from crosspost.services.sources import get_source_id
 
 
@@ -155,7 +156,8 @@ def decide_articles(
             if article is None:
                 raise NotFound(f"no article with id {article_id}")
             current = ArticleStatus(article.status)
-            target = decide(article_id, current, decision)
+            published = decision is Decision.WITHDRAW and is_published(session, article_id)
+            target = decide(article_id, current, decision, published=published)
             article.status = target.value
             audit.append(
                 session,
@@ -168,6 +170,14 @@ def decide_articles(
                 to_state=target.value,
                 note=note,
             )
+            if target is not ArticleStatus.APPROVED:
+                cancel_for_article(
+                    session,
+                    article_id,
+                    actor=actor,
+                    now=now,
+                    reason=f"article {ACTION_FOR[decision]}" + (f": {note}" if note else ""),
+                )
             results.append(DecisionResult(article_id, current.value, target.value))
     return results
 

@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crosspost.db.models import Channel
 from crosspost.db.session import transaction
+from crosspost.domain.slots import parse_gap, parse_slots
 from crosspost.errors import InvalidInput, NotFound, PublishError
 from crosspost.platforms.base import AccountInfo, ChannelConnection, Publisher, Secret
 from crosspost.platforms.registry import PLATFORMS, build_publisher, platform_info
+from crosspost.services import audit
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _HASHTAG = re.compile(r"^#\w+$")
@@ -48,6 +50,11 @@ class ChannelView:
     last_check_ok: bool | None
     last_check_error: str | None
     account_name: str | None
+    slots: list[str]
+    min_gap_seconds: int
+    auto_schedule: list[str]
+    paused_at: datetime | None
+    paused_reason: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,9 @@ class NewChannel:
     hashtags: Sequence[str] = ()
     utm: Mapping[str, str] = field(default_factory=dict)
     timeout_seconds: float | None = None
+    slots: str = ""
+    min_gap: str = "0"
+    auto_schedule: Sequence[str] = ()
 
 
 def default_env_name(channel: str, credential: str) -> str:
@@ -98,6 +108,8 @@ def add_channel(factory: sessionmaker[Session], new: NewChannel, *, now: datetim
         raise InvalidInput(f"UTM parameters are {', '.join(_UTM_KEYS)}")
     if new.timeout_seconds is not None and not 0 < new.timeout_seconds <= 120:
         raise InvalidInput("--timeout must be between 0 and 120 seconds")
+    slots = [t.strftime("%H:%M") for t in parse_slots(new.slots)]
+    gap = parse_gap(new.min_gap)
     prefix = new.env_prefix
     credentials_env = {
         cred: (f"{prefix}{cred.upper()}" if prefix else default_env_name(new.name, cred))
@@ -116,6 +128,9 @@ def add_channel(factory: sessionmaker[Session], new: NewChannel, *, now: datetim
             hashtags=hashtags,
             utm=utm,
             timeout_seconds=new.timeout_seconds,
+            slots=slots,
+            min_gap_seconds=int(gap.total_seconds()),
+            auto_schedule=[a.strip() for a in new.auto_schedule if a.strip()],
             enabled=True,
             created_at=now,
         )
@@ -194,6 +209,21 @@ def _record_check(
         row.last_check_error = error
         if account is not None:
             row.account_name = account
+        if ok and row.paused_at is not None:
+            # The platform accepts the credentials again: the channel's waiting deliveries go.
+            audit.append(
+                session,
+                at=now,
+                actor="channels check",
+                action="resumed",
+                subject_type="channel",
+                subject_id=row.id,
+                from_state="paused",
+                to_state="active",
+                note=f"credentials accepted (paused: {row.paused_reason})",
+            )
+            row.paused_at = None
+            row.paused_reason = None
 
 
 def _row(session: Session, name: str) -> Channel:
@@ -242,4 +272,9 @@ def _view(row: Channel, environ: Mapping[str, str]) -> ChannelView:
         last_check_ok=row.last_check_ok,
         last_check_error=row.last_check_error,
         account_name=row.account_name,
+        slots=list(row.slots),
+        min_gap_seconds=row.min_gap_seconds,
+        auto_schedule=list(row.auto_schedule),
+        paused_at=row.paused_at,
+        paused_reason=row.paused_reason,
     )

@@ -1,0 +1,163 @@
+"""The delivery engine for real: a database of each kind, a real Redis, the sandbox, RQ workers.
+
+Redis is the server on 127.0.0.1:6379 (database 13, flushed around each test) when it runs, else
+an embedded one in the test's workspace; CROSSPOST_REQUIRE_SERVERS=1 makes its absence a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from sqlalchemy.orm import Session, sessionmaker
+
+from crosspost import engine as engine_module
+from crosspost.bootstrap import Workspace, utcnow
+from crosspost.db.models import Article
+from crosspost.db.session import transaction
+from crosspost.domain.approval import Decision
+from crosspost.engine import Engine
+from crosspost.queue.worker import build_worker
+from crosspost.sandbox import Sandbox
+from crosspost.sandbox.state import DEMO_PAGE, DEMO_X_ACCOUNT
+from crosspost.services.articles import decide_articles
+from crosspost.services.channels import NewChannel, add_channel
+from crosspost.services.sources import add_source
+from crosspost.settings import load_settings
+
+REDIS_URL = os.environ.get("CROSSPOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+CREDENTIALS = {
+    "CROSSPOST_GOV_X_CONSUMER_KEY": DEMO_X_ACCOUNT.consumer_key,
+    "CROSSPOST_GOV_X_CONSUMER_SECRET": DEMO_X_ACCOUNT.consumer_secret,
+    "CROSSPOST_GOV_X_ACCESS_TOKEN": DEMO_X_ACCOUNT.access_token,
+    "CROSSPOST_GOV_X_ACCESS_TOKEN_SECRET": DEMO_X_ACCOUNT.access_token_secret,
+    "CROSSPOST_GOV_FB_PAGE_ACCESS_TOKEN": DEMO_PAGE.access_token,
+}
+
+
+def _server_redis() -> Redis | None:
+    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except Exception:
+        return None
+    return client
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A Redis URL for one test, its database empty."""
+    client = _server_redis()
+    if client is None:
+        if os.environ.get("CROSSPOST_REQUIRE_SERVERS") == "1":
+            pytest.fail(f"Redis server not reachable at {REDIS_URL}")
+        pytest.skip(f"Redis server not reachable at {REDIS_URL}")
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox.start(port=0) as sb:
+        yield sb
+
+
+@dataclass
+class Rig:
+    """One workspace wired to the sandbox: engine, factory, redis, and helpers."""
+
+    engine: Engine
+    sandbox: Sandbox
+    config: Path
+    env: dict[str, str]
+
+    @property
+    def factory(self) -> sessionmaker[Session]:
+        return self.engine.workspace.factory
+
+    @property
+    def redis(self) -> Redis:
+        return self.engine.redis
+
+    def approved_article(self, n: int, title: str | None = None) -> int:
+        """An approved article (as ingestion and an officer would leave it)."""
+        now = utcnow()
+        with transaction(self.factory) as session:
+            article = Article(
+                canonical_url=f"https://portal.example/tin-{n}.htm",
+                link=f"https://portal.example/tin-{n}.htm",
+                title=title or f"Chính phủ ban hành nghị định số {n}/2026/NĐ-CP về chuyển đổi số",
+                summary="Nghị định quy định việc kết nối, chia sẻ dữ liệu giữa các bộ, ngành.",
+                source_id=1,
+                status="pending",
+                published_at=now,
+                published_at_estimated=False,
+                first_seen_at=now,
+                updated_at=now,
+                revision=1,
+            )
+            session.add(article)
+            session.flush()
+            article_id = article.id
+        decide_articles(
+            self.factory, [article_id], Decision.APPROVE, actor="Cán bộ A", note="", now=now
+        )
+        return article_id
+
+    def work(self) -> None:
+        """What `crosspost worker --burst` does: sweep, then drain the queues in-process."""
+        self.engine.sweep()
+        build_worker(self.redis, fork=False).work(
+            burst=True, with_scheduler=True, logging_level="WARNING"
+        )
+
+
+@pytest.fixture
+def rig(tmp_path: Path, database_url: str, redis_url: str, sandbox: Sandbox) -> Iterator[Rig]:
+    from crosspost.db import migrate
+    from crosspost.db.session import make_engine
+
+    config = tmp_path / "crosspost.toml"
+    config.write_text(f'[database]\nurl = "{database_url}"\n[redis]\nurl = "{redis_url}"\n')
+    eng = make_engine(database_url)
+    migrate.upgrade(eng)
+    eng.dispose()
+    env = {**CREDENTIALS}
+    ws = Workspace(settings=load_settings(config, env), environ=env)
+    now = utcnow()
+    add_source(ws.factory, name="chinhphu", url="https://portal.example/rss", now=now)
+    add_channel(
+        ws.factory,
+        NewChannel(name="gov-x", platform="x", api_base=sandbox.x_api_base, timeout_seconds=2),
+        now=now,
+    )
+    add_channel(
+        ws.factory,
+        NewChannel(
+            name="gov-fb",
+            platform="facebook",
+            api_base=sandbox.graph_api_base,
+            timeout_seconds=2,
+            options={"page_id": DEMO_PAGE.page_id},
+        ),
+        now=now,
+    )
+    engine = Engine(ws, Redis.from_url(redis_url))
+    engine_module.install(engine)
+    yield Rig(engine, sandbox, config, {**env, "CROSSPOST_CONFIG": str(config)})
+    engine_module.reset()
+
+
+Clock = Callable[[], datetime]
+
+
+def at(seconds: float) -> datetime:
+    return datetime.now(UTC).fromtimestamp(datetime.now(UTC).timestamp() + seconds, UTC)
