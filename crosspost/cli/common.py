@@ -42,10 +42,11 @@ def workspace(ctx: typer.Context) -> Workspace:
 
 
 def local_time(value: datetime | None, zone: ZoneInfo, *, seconds: bool = False) -> str:
-    """A UTC time shown in `zone`, e.g. '2026-11-28 09:21 +07'."""
+    """A UTC time shown in `zone`, e.g. '2026-11-28 09:21 +07' (seconds when it has them)."""
     if value is None:
         return "-"
     local = value.astimezone(zone)
+    seconds = seconds or local.second != 0
     offset = local.strftime("%z")
     short = offset[:3] if offset.endswith("00") else offset
     return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M") + f" {short}"

@@ -21,6 +21,7 @@ from crosspost.cli import (
     deliveries,
     demo,
     ingest,
+    preview,
     sandbox,
     schedule,
     setup,
@@ -74,6 +75,7 @@ app.add_typer(articles.app, name="articles")
 app.add_typer(audit.app, name="audit")
 app.add_typer(channels.app, name="channels")
 app.add_typer(sandbox.app, name="sandbox")
+preview.register(app)
 schedule.register(app)
 app.add_typer(deliveries.app, name="deliveries")
 worker.register(app)

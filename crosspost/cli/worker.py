@@ -11,6 +11,7 @@ from rich.text import Text
 
 from crosspost.bootstrap import utcnow
 from crosspost.cli.common import JSON_HELP, console, print_json, workspace
+from crosspost.errors import InvalidInput
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +32,9 @@ def worker(
         typer.Option("--fork/--no-fork", help="Fork a process per job (default: in-process)."),
     ] = False,
     name: Annotated[str | None, typer.Option("--name", help="Worker name.")] = None,
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
+    ] = "INFO",
 ) -> None:
     """Run an RQ worker with RQ's scheduler and crosspost's periodic jobs, until stopped.
 
@@ -41,7 +45,10 @@ def worker(
     from crosspost.queue.worker import run_worker
 
     ws = workspace(ctx)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    level = log_level.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise InvalidInput(f"--log-level {log_level!r}: use DEBUG, INFO, WARNING or ERROR")
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(message)s")
     # Jobs (in this process or forked) build their engine from the same configuration.
     os.environ["CROSSPOST_CONFIG"] = str(ws.settings.config_path.resolve())
     redis = connect(ws.settings)
@@ -49,8 +56,9 @@ def worker(
     install(engine)
     if burst:
         swept = engine.sweep()
-        console.print(f"Due now: {swept['due']} deliveries.")
-    run_worker(redis, burst=burst, with_cron=cron, fork=fork, name=name)
+        if level != "WARNING" and level != "ERROR":
+            console.print(f"Due now: {swept['due']} deliveries.")
+    run_worker(redis, burst=burst, with_cron=cron, fork=fork, name=name, logging_level=level)
 
 
 def status(
