@@ -77,7 +77,10 @@ class Engine:
     def sweep(self) -> dict[str, int]:
         """Queue what is due (moving jobs RQ's scheduler left behind), flag stuck sends, queue
         reconciliations, and auto-schedule approved articles of auto-schedule sources."""
-        planned = scheduling.auto_schedule(self.workspace.factory, now=utcnow())
+        configured = {name: c.auto_schedule for name, c in self.workspace.settings.channels.items()}
+        planned = scheduling.auto_schedule(
+            self.workspace.factory, now=utcnow(), configured=configured
+        )
         for p in planned:
             self.queue.enqueue_delivery(p.delivery_id, p.version, p.due_at)
         report = sweep(self.workspace.factory, now=utcnow(), stuck_after=STUCK_AFTER)

@@ -85,6 +85,12 @@ class IngestSettings(_Section):
     )
 
 
+class ChannelSettings(_Section):
+    """Per-channel settings kept in the file rather than the database."""
+
+    auto_schedule: list[str] = Field(default_factory=list)
+
+
 class Settings(_Section):
     """The validated configuration, plus where it came from."""
 
@@ -92,6 +98,7 @@ class Settings(_Section):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     display: DisplaySettings = Field(default_factory=DisplaySettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    channels: dict[str, ChannelSettings] = Field(default_factory=dict)
     config_path: Path = Field(default=DEFAULT_CONFIG_PATH, exclude=True)
 
     @property

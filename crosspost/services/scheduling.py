@@ -6,7 +6,7 @@ the caller must hand to the queue after the commit; the queue adapter never deci
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -191,7 +191,11 @@ def _put(
 
 
 def auto_schedule(
-    factory: sessionmaker[Session], *, now: datetime, actor: str = "rule:auto-schedule"
+    factory: sessionmaker[Session],
+    *,
+    now: datetime,
+    actor: str = "rule:auto-schedule",
+    configured: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Planned]:
     """Put approved, not yet scheduled articles of each channel's auto-schedule sources into
     that channel's next free slots. Only articles approved after the channel was created count,
@@ -202,14 +206,15 @@ def auto_schedule(
             select(Channel).where(Channel.enabled).order_by(Channel.name)
         ).all()
         for channel in channels:
-            if not channel.auto_schedule:
+            sources = {*channel.auto_schedule, *(configured or {}).get(channel.name, ())}
+            if not sources:
                 continue
             candidates = session.scalars(
                 select(Article)
                 .join(Source, Source.id == Article.source_id)
                 .where(
                     Article.status == ArticleStatus.APPROVED,
-                    Source.name.in_(channel.auto_schedule),
+                    Source.name.in_(sorted(sources)),
                     Article.first_seen_at >= channel.created_at,
                     ~select(Delivery.id)
                     .where(Delivery.article_id == Article.id, Delivery.channel_id == channel.id)

@@ -221,3 +221,42 @@ def test_withdrawing_the_article_cancels_its_scheduled_deliveries(rig: Rig) -> N
     assert {v.status for v in list_deliveries(rig.factory)} == {"cancelled"}
     report = sweep(rig.factory, now=utcnow() + timedelta(hours=3), stuck_after=timedelta(minutes=5))
     assert report.due == []
+
+
+def test_auto_schedule_puts_a_trusted_sources_articles_into_the_next_slot(rig: Rig) -> None:
+    from sqlalchemy import update
+
+    from crosspost.db.models import Channel
+    from crosspost.db.session import transaction
+
+    with transaction(rig.factory) as session:
+        session.execute(
+            update(Channel)
+            .where(Channel.name == "gov-fb")
+            .values(auto_schedule=["chinhphu"], slots=["07:30", "19:00"])
+        )
+    article = rig.approved_article(40)
+    rig.engine.sweep()
+    rig.engine.sweep()  # a second sweep adds nothing
+    (view,) = list_deliveries(rig.factory)
+    assert view.article_id == article
+    assert view.channel == "gov-fb"
+    assert view.status == "scheduled"
+    from zoneinfo import ZoneInfo
+
+    assert view.due_at.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%H:%M") in (
+        "07:30",
+        "19:00",
+    )
+    assert rig.sandbox.posts() == []
+
+
+def test_auto_schedule_from_the_configuration_file(rig: Rig) -> None:
+    from crosspost.services.scheduling import auto_schedule
+
+    article = rig.approved_article(41)
+    assert auto_schedule(rig.factory, now=utcnow()) == []
+    planned = auto_schedule(rig.factory, now=utcnow(), configured={"gov-x": ["chinhphu"]})
+    assert [(p.channel, p.delivery_id) for p in planned] == [
+        ("gov-x", list_deliveries(rig.factory, article_id=article)[0].id)
+    ]
