@@ -114,3 +114,72 @@ def engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def factory(engine: Engine) -> sessionmaker[Session]:
     return session_factory(engine)
+
+
+_NOTES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say plainly which servers this run did without (PostgreSQL skips are listed by -ra)."""
+    reason = postgres_skip_reason() if _PG_REASON else None
+    notes = [*_NOTES]
+    if reason:
+        notes.append(f"{reason}: the PostgreSQL variants of the persistence tests were SKIPPED")
+    for note in notes:
+        terminalreporter.write_line(f"crosspost: {note}", yellow=True)
+
+
+REDIS_SERVER = os.environ.get("CROSSPOST_TEST_REDIS", "redis://127.0.0.1:6379")
+"""The Redis server the tests use when it runs (a database of its own is picked per session)."""
+
+
+@pytest.fixture(scope="session")
+def redis_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis database for this test session.
+
+    On the server: a database number 1-15 that no other test session holds (a lock key in db 0),
+    so two suites on one machine never flush each other's queues. Without a server: the embedded
+    Redis, in a folder of this session, stopped at the end; the first use says so.
+    """
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    probe = Redis.from_url(f"{REDIS_SERVER}/0", socket_connect_timeout=2)
+    try:
+        probe.ping()
+    except RedisError as exc:
+        probe.close()
+        reason = f"Redis server not reachable at {REDIS_SERVER} ({type(exc).__name__})"
+        if REQUIRE_SERVERS:
+            pytest.fail(reason)
+        from crosspost.queue.embedded import ensure_running
+
+        folder = tmp_path_factory.mktemp("embedded-redis")
+        _NOTES.append(f"{reason}: the Redis tests ran on the embedded Redis instead")
+        with ensure_running(folder) as server:
+            yield f"unix://{server.socket_path}"
+        return
+    token = uuid.uuid4().hex
+    for db in range(1, 16):
+        if probe.set(f"crosspost:test-session:{db}", token, nx=True, ex=3600):
+            break
+    else:
+        pytest.fail("every Redis database 1-15 is held by another test session")
+    try:
+        yield f"{REDIS_SERVER}/{db}"
+    finally:
+        if probe.get(f"crosspost:test-session:{db}") == token.encode():
+            probe.delete(f"crosspost:test-session:{db}")
+        probe.close()
+
+
+@pytest.fixture
+def redis_url(redis_base_url: str) -> Iterator[str]:
+    """The session's Redis database, empty for this test."""
+    from redis import Redis
+
+    client = Redis.from_url(redis_base_url)
+    client.flushdb()
+    yield redis_base_url
+    client.flushdb()
+    client.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,17 +16,41 @@ ICT = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @pytest.fixture
-def officer(cli: Cli) -> Iterator[Cli]:
+def officer(cli: Cli) -> Cli:
     """A workspace with the demo feeds ingested (trusted: approved) and two channels."""
     assert cli("init").code == 0
     with serve_directory(bundled_file("demo")) as feeds:
         cli("sources", "add", "chinhphu", f"{feeds}/chinhphu.rss", "--trusted", "--allow-private")
         assert cli("ingest").code == 0
-    assert cli("channels", "add", "gov-x", "--platform", "x",
-               "--slots", "07:30,11:30,19:00", "--min-gap", "20m").code == 0
-    assert cli("channels", "add", "gov-fb", "--platform", "facebook", "--page-id", "123",
-               "--slots", "08:00").code == 0
-    yield cli
+    assert (
+        cli(
+            "channels",
+            "add",
+            "gov-x",
+            "--platform",
+            "x",
+            "--slots",
+            "07:30,11:30,19:00",
+            "--min-gap",
+            "20m",
+        ).code
+        == 0
+    )
+    assert (
+        cli(
+            "channels",
+            "add",
+            "gov-fb",
+            "--platform",
+            "facebook",
+            "--page-id",
+            "123",
+            "--slots",
+            "08:00",
+        ).code
+        == 0
+    )
+    return cli
 
 
 def _approved(cli: Cli) -> list[int]:
@@ -56,10 +79,12 @@ def test_next_free_slot_is_a_slot_in_the_channels_zone_and_not_taken_twice(offic
 
 def test_at_is_read_in_the_channels_zone(officer: Cli) -> None:
     article = _approved(officer)[0]
-    local = (datetime.now(ICT) + timedelta(days=2)).replace(hour=9, minute=30, second=0,
-                                                             microsecond=0)
-    (due,) = _due(officer, str(article), "--channels", "gov-fb", "--at",
-                  local.strftime("%Y-%m-%d %H:%M"))
+    local = (datetime.now(ICT) + timedelta(days=2)).replace(
+        hour=9, minute=30, second=0, microsecond=0
+    )
+    (due,) = _due(
+        officer, str(article), "--channels", "gov-fb", "--at", local.strftime("%Y-%m-%d %H:%M")
+    )
     assert due == local.astimezone(UTC)
     shown = officer("schedule", "list")
     assert local.strftime("%Y-%m-%d 09:30 +07") in shown.out
@@ -122,12 +147,14 @@ def test_cancel_and_retry_touch_only_that_delivery(officer: Cli) -> None:
     deliveries = json.loads(officer("deliveries", "list", "--json").out)
     target = next(d for d in deliveries if d["channel"] == "gov-x")
     assert officer("deliveries", "cancel", str(target["id"])).code == 0
-    states = {d["channel"]: d["status"] for d in json.loads(
-        officer("deliveries", "list", "--json").out)}
+    states = {
+        d["channel"]: d["status"] for d in json.loads(officer("deliveries", "list", "--json").out)
+    }
     assert states == {"gov-x": "cancelled", "gov-fb": "scheduled"}
     assert officer("deliveries", "retry", str(target["id"])).code == 0
-    states = {d["channel"]: d["status"] for d in json.loads(
-        officer("deliveries", "list", "--json").out)}
+    states = {
+        d["channel"]: d["status"] for d in json.loads(officer("deliveries", "list", "--json").out)
+    }
     assert states == {"gov-x": "scheduled", "gov-fb": "scheduled"}
     again = officer("deliveries", "retry", str(target["id"]))
     assert again.code == 1

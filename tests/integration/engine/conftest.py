@@ -6,7 +6,6 @@ an embedded one in the test's workspace; CROSSPOST_REQUIRE_SERVERS=1 makes its a
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,8 +29,6 @@ from crosspost.services.channels import NewChannel, add_channel
 from crosspost.services.sources import add_source
 from crosspost.settings import load_settings
 
-REDIS_URL = os.environ.get("CROSSPOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
-
 CREDENTIALS = {
     "CROSSPOST_GOV_X_CONSUMER_KEY": DEMO_X_ACCOUNT.consumer_key,
     "CROSSPOST_GOV_X_CONSUMER_SECRET": DEMO_X_ACCOUNT.consumer_secret,
@@ -39,29 +36,6 @@ CREDENTIALS = {
     "CROSSPOST_GOV_X_ACCESS_TOKEN_SECRET": DEMO_X_ACCOUNT.access_token_secret,
     "CROSSPOST_GOV_FB_PAGE_ACCESS_TOKEN": DEMO_PAGE.access_token,
 }
-
-
-def _server_redis() -> Redis | None:
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except Exception:
-        return None
-    return client
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A Redis URL for one test, its database empty."""
-    client = _server_redis()
-    if client is None:
-        if os.environ.get("CROSSPOST_REQUIRE_SERVERS") == "1":
-            pytest.fail(f"Redis server not reachable at {REDIS_URL}")
-        pytest.skip(f"Redis server not reachable at {REDIS_URL}")
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
-    client.close()
 
 
 @pytest.fixture
