@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-
-from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING
 
 from crosspost.errors import ConfigError
-from crosspost.settings import Settings, config_path_from, load_settings, mask_url
+
+if TYPE_CHECKING:
+    # Imported where used: `crosspost --help` must not pay for SQLAlchemy and pydantic.
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from crosspost.settings import Settings
 
 USER_ENV = "CROSSPOST_USER"
 """Environment variable naming the person acting, when --by is not given."""
@@ -46,8 +49,11 @@ class Workspace:
     @cached_property
     def factory(self) -> sessionmaker[Session]:
         """A sessionmaker on a database whose schema is current (else a clear ConfigError)."""
+        from sqlalchemy.exc import OperationalError
+
         from crosspost.db import migrate
         from crosspost.db.session import session_factory
+        from crosspost.settings import mask_url
 
         url = mask_url(self.settings.database_url)
         sqlite_file = self.sqlite_path
@@ -98,6 +104,8 @@ def open_workspace(
     config: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> Workspace:
     """Read and validate the configuration; build nothing else until it is needed."""
+    from crosspost.settings import config_path_from, load_settings
+
     env = dict(os.environ if environ is None else environ)
     path = config_path_from(config, env)
     if config is not None and not path.is_file():

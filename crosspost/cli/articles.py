@@ -10,7 +10,6 @@ from rich.text import Text
 from crosspost.bootstrap import utcnow
 from crosspost.cli.common import JSON_HELP, console, local_time, print_json, table, workspace
 from crosspost.domain.approval import ArticleStatus, Decision
-from crosspost.services import articles as service
 
 app = typer.Typer(help="Ingested articles and their approval.", no_args_is_help=True)
 
@@ -36,6 +35,8 @@ def list_(
 
     Example: crosspost articles list --status pending
     """
+    from crosspost.services import articles as service
+
     ws = workspace(ctx)
     views, total = service.list_articles(
         ws.factory, status=status, source=source, limit=limit, offset=offset
@@ -75,6 +76,8 @@ def show(
 
     Example: crosspost articles show 12
     """
+    from crosspost.services import articles as service
+
     ws = workspace(ctx)
     detail = service.show_article(ws.factory, article_id)
     if as_json:
@@ -118,6 +121,8 @@ def show(
 def _decide(
     ctx: typer.Context, ids: list[int], decision: Decision, by: str | None, note: str
 ) -> None:
+    from crosspost.services import articles as service
+
     ws = workspace(ctx)
     results = service.decide_articles(
         ws.factory, ids, decision, actor=ws.actor(by), note=note, now=utcnow()

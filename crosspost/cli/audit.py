@@ -8,7 +8,6 @@ import typer
 
 from crosspost.cli.common import JSON_HELP, console, local_time, print_json, table, workspace
 from crosspost.errors import CrosspostError
-from crosspost.services import audit as service
 
 app = typer.Typer(help="The audit log of every decision and change of state.", no_args_is_help=True)
 
@@ -30,6 +29,8 @@ def list_(
 
     Example: crosspost audit list --article 12
     """
+    from crosspost.services import audit as service
+
     ws = workspace(ctx)
     entries = service.list_entries(ws.factory, article_id=article, limit=limit)
     if as_json:
@@ -68,6 +69,8 @@ def verify(
 
     Example: crosspost audit verify
     """
+    from crosspost.services import audit as service
+
     count, problems = service.verify(workspace(ctx).factory)
     if as_json:
         print_json({"entries": count, "ok": not problems, "problems": problems})

@@ -9,14 +9,15 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from crosspost.bootstrap import Workspace, open_workspace
+if TYPE_CHECKING:
+    from crosspost.bootstrap import Workspace
 
 console = Console(highlight=False, soft_wrap=False, markup=False)
 err_console = Console(stderr=True, highlight=False, markup=False)
@@ -36,6 +37,8 @@ def workspace(ctx: typer.Context) -> Workspace:
     options = root.obj
     assert isinstance(options, GlobalOptions)
     if options.workspace is None:
+        from crosspost.bootstrap import open_workspace
+
         options.workspace = open_workspace(options.config)
         root.call_on_close(options.workspace.close)
     return options.workspace

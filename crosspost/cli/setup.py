@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy import Engine
 
-from crosspost.bootstrap import open_workspace
 from crosspost.cli.common import GlobalOptions, console, workspace
 from crosspost.errors import ConfigError
 from crosspost.resources import bundled_file
-from crosspost.settings import CONFIG_ENV, DEFAULT_CONFIG_PATH, mask_url
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 db_app = typer.Typer(help="Database schema: upgrade, current revision.", no_args_is_help=True)
 
@@ -32,6 +33,9 @@ def init(ctx: typer.Context) -> None:
     """
     options = ctx.find_root().obj
     assert isinstance(options, GlobalOptions)
+    from crosspost.bootstrap import open_workspace
+    from crosspost.settings import CONFIG_ENV, DEFAULT_CONFIG_PATH
+
     path = options.config or Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
     if path.exists():
         console.print(f"Configuration: {path} (kept as it is)")
@@ -65,6 +69,7 @@ def current(ctx: typer.Context) -> None:
     Example: crosspost db current
     """
     from crosspost.db import migrate
+    from crosspost.settings import mask_url
 
     ws = workspace(ctx)
     have = migrate.current_revision(ws.engine) or "empty"
@@ -76,6 +81,7 @@ def _upgrade(engine: Engine, url: str) -> None:
     from sqlalchemy.exc import OperationalError
 
     from crosspost.db import migrate
+    from crosspost.settings import mask_url
 
     try:
         before = migrate.current_revision(engine)

@@ -9,7 +9,6 @@ import typer
 
 from crosspost.bootstrap import utcnow
 from crosspost.cli.common import JSON_HELP, console, local_time, print_json, table, workspace
-from crosspost.services import sources as service
 
 app = typer.Typer(help="Portal feeds (RSS/Atom) that crosspost polls.", no_args_is_help=True)
 
@@ -45,6 +44,8 @@ def add(
 
     Example: crosspost sources add chinhphu https://chinhphu.vn/rss/home.rss --trusted
     """
+    from crosspost.services import sources as service
+
     ws = workspace(ctx)
     view = service.add_source(
         ws.factory,
@@ -73,6 +74,8 @@ def list_(
 
     Example: crosspost sources list --json
     """
+    from crosspost.services import sources as service
+
     ws = workspace(ctx)
     stale_after = timedelta(hours=ws.settings.ingest.stale_after_hours)
     views = service.list_sources(ws.factory, now=utcnow(), stale_after=stale_after)
@@ -125,6 +128,8 @@ def disable(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Source
 
     Example: crosspost sources disable ubdt
     """
+    from crosspost.services import sources as service
+
     service.set_enabled(workspace(ctx).factory, name, False)
     console.print(f"Source {name} disabled.")
 
@@ -135,5 +140,7 @@ def enable(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Source 
 
     Example: crosspost sources enable ubdt
     """
+    from crosspost.services import sources as service
+
     service.set_enabled(workspace(ctx).factory, name, True)
     console.print(f"Source {name} enabled.")
