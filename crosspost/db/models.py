@@ -220,6 +220,23 @@ class Delivery(Base):
     published_at: Mapped[datetime | None] = mapped_column(index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
     error_kind: Mapped[str | None] = mapped_column(String(32))
+    # Engagement polling of a published post: when it is next due (None: not polled any more),
+    # and when the platform said the post no longer exists.
+    metrics_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    post_deleted_at: Mapped[datetime | None]
+
+
+class MetricSnapshot(Base):
+    """One engagement figure of one published post at one time; appended, never overwritten."""
+
+    __tablename__ = "metric_snapshots"
+    __table_args__ = (Index(None, "delivery_id", "name", "taken_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"))
+    taken_at: Mapped[datetime] = mapped_column(index=True)
+    name: Mapped[str] = mapped_column(String(32))
+    value: Mapped[int] = mapped_column(BigInteger)
 
 
 class DeliveryAttempt(Base):

@@ -28,6 +28,9 @@ from crosspost.services.compose import Templates, compose_text
 WORKER = "worker"
 """The actor recorded for what workers do."""
 
+FIRST_METRICS_POLL = timedelta(hours=1)
+"""When a new post's engagement is first read (the first step of the polling ladder)."""
+
 UNCONFIRMED_SETTLE = timedelta(seconds=20)
 """How long after a lost answer the platform gets before 'not found' is believed."""
 
@@ -147,6 +150,7 @@ def record_success(
         delivery.post_id = post.post_id
         delivery.post_url = post.url
         delivery.published_at = post.published_at
+        delivery.metrics_due_at = post.published_at + FIRST_METRICS_POLL
         delivery.last_error = None
         delivery.error_kind = None
         _close_attempt(session, claim.attempt_id, now, "published", None, None)
@@ -267,6 +271,7 @@ def reconcile(
             current.post_id = post.post_id
             current.post_url = post.url
             current.published_at = post.published_at
+            current.metrics_due_at = post.published_at + FIRST_METRICS_POLL
             _finish(
                 session,
                 current,
