@@ -186,6 +186,32 @@ def test_the_same_article_in_two_feeds_is_one_article_with_two_source_items(
     assert state.source(factory, hub).items_seen == 3
 
 
+def test_a_pending_article_that_a_trusted_source_also_carries_is_approved_by_the_rule(
+    factory: sessionmaker[Session],
+    server: FeedServer,
+    add_source: AddSource,
+    fetcher: FeedFetcher,
+    settings: IngestSettings,
+    clock: Clock,
+) -> None:
+    from crosspost.services import audit
+
+    mst = add_source("mst", server.serve_file("/mst.atom", "ministry.atom"))
+    hub = add_source("hub", server.serve_file("/hub.rss", "hub.rss"), trusted=True)
+    run(factory, mst, fetcher, settings, clock)
+    shared = state.article_by_url(factory, MST_ARTICLE)
+    assert shared.status == "pending"
+    run(factory, hub, fetcher, settings, clock)
+    assert state.article_by_url(factory, MST_ARTICLE).status == "approved"
+    history = [
+        (e.action, e.actor, e.note) for e in audit.list_entries(factory, article_id=shared.id)
+    ]
+    assert history[-1] == ("approved", "rule:trusted-source:hub", "carried by a trusted source")
+    # the ministry's other article, which the hub does not carry, still waits for an officer
+    others = [a for a in state.articles(factory) if a.source_id == mst and a.id != shared.id]
+    assert {a.status for a in others} == {"pending"}
+
+
 def test_a_changed_title_is_a_revision_with_its_history_kept(
     factory: sessionmaker[Session],
     server: FeedServer,

@@ -1,7 +1,6 @@
 """Parsing and normalising feeds without a network or a database.
 
-The domain rules (`crosspost.domain.feed`) and the adapter's `parse_feed` on fixture bytes. These
-are pure and could live in tests/unit; they sit here next to the fixtures they share.
+The domain rules (`crosspost.domain.feed`) and the adapter's `parse_feed` on fixture bytes.
 """
 
 from __future__ import annotations
@@ -9,6 +8,7 @@ from __future__ import annotations
 import codecs
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +23,8 @@ from crosspost.domain.feed import (
 from crosspost.errors import FeedError
 from crosspost.feeds import parse_feed
 from tests.fixtures.feeds.generate_encoded import WIN1258_TITLE
-from tests.integration.ingest.conftest import FEEDS
+
+FEEDS = Path(__file__).parents[1] / "fixtures" / "feeds"
 
 SEEN = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 FEED_URL = "https://portal.example.vn/rss/home.rss"
