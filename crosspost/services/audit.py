@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -72,19 +71,8 @@ def append(
     return entry
 
 
-@dataclass(frozen=True, slots=True)
-class AuditView:
-    """One audit entry as shown to people and scripts."""
-
-    seq: int
-    at: datetime
-    actor: str
-    action: str
-    subject_type: str
-    subject_id: int
-    from_state: str | None
-    to_state: str | None
-    note: str
+AuditView = AuditRecord
+"""One audit entry as shown to people and scripts: the fields the hash covers."""
 
 
 def list_entries(
@@ -103,7 +91,7 @@ def list_entries(
         if limit is not None:
             query = query.limit(limit)
         rows = list(session.scalars(query))
-    return [_view(row) for row in reversed(rows)]
+    return [_record(row) for row in reversed(rows)]
 
 
 def verify(factory: sessionmaker[Session]) -> tuple[int, list[ChainProblem]]:
@@ -121,20 +109,6 @@ def verify(factory: sessionmaker[Session]) -> tuple[int, list[ChainProblem]]:
 
 def _record(row: AuditEntry) -> AuditRecord:
     return AuditRecord(
-        seq=row.id,
-        at=row.at,
-        actor=row.actor,
-        action=row.action,
-        subject_type=row.subject_type,
-        subject_id=row.subject_id,
-        from_state=row.from_state,
-        to_state=row.to_state,
-        note=row.note,
-    )
-
-
-def _view(row: AuditEntry) -> AuditView:
-    return AuditView(
         seq=row.id,
         at=row.at,
         actor=row.actor,
