@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,9 +21,10 @@ from crosspost.bootstrap import Workspace, open_workspace, utcnow
 from crosspost.platforms.base import Publisher
 from crosspost.platforms.registry import build_publisher
 from crosspost.queue.rq_queue import DELIVERY_TIMEOUT, RQDeliveryQueue
-from crosspost.services import dispatch, scheduling
+from crosspost.services import dispatch, metrics, scheduling
 from crosspost.services.channels import connection_for, get_channel
 from crosspost.services.compose import Templates
+from crosspost.services.ledger import WORKER
 from crosspost.services.sweep import sweep
 
 STUCK_AFTER = timedelta(seconds=DELIVERY_TIMEOUT + 30)
@@ -48,7 +50,13 @@ class Engine:
         if channel not in self._publishers:
             ws = self.workspace
             view = get_channel(ws.factory, channel, ws.environ)
-            self._publishers[channel] = build_publisher(connection_for(view, ws.environ))
+            connection = connection_for(view, ws.environ)
+            if connection.platform == "facebook" and "metric_fields" not in connection.options:
+                # The Graph fields read for engagement are configured once, in [metrics].
+                fields = ",".join(ws.settings.metrics.facebook_fields)
+                options = {**connection.options, "metric_fields": fields}
+                connection = replace(connection, options=options)
+            self._publishers[channel] = build_publisher(connection)
         return self._publishers[channel]
 
     def deliver(self, delivery_id: int) -> str:
@@ -127,6 +135,22 @@ class Engine:
             "new_articles": sum(r.new_articles for r in reports),
             "failed": sum(1 for r in reports if not r.ok),
         }
+
+    def collect_metrics(
+        self, *, only: Collection[str] = (), actor: str = WORKER
+    ) -> metrics.CollectReport:
+        """Read the engagement of every published post whose next reading is due."""
+        settings = self.workspace.settings.metrics
+        return metrics.collect_due(
+            self.workspace.factory,
+            publisher_for=self.publisher_for,
+            now=utcnow(),
+            ladder=settings.steps,
+            limit_per_channel=settings.batch_per_channel,
+            defer=timedelta(minutes=settings.defer_minutes),
+            only=only,
+            actor=actor,
+        )
 
     def close(self) -> None:
         self.workspace.close()

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from crosspost.domain.metrics import DEFAULT_LADDER_TEXT, Ladder, parse_ladder
 from crosspost.errors import ConfigError
 
 CONFIG_ENV = "CROSSPOST_CONFIG"
@@ -85,6 +86,37 @@ class IngestSettings(_Section):
     )
 
 
+class MetricsSettings(_Section):
+    """Engagement collection: the polling ladder, the round size, what Facebook is asked for."""
+
+    ladder: list[str] = Field(default_factory=lambda: list(DEFAULT_LADDER_TEXT))
+    batch_per_channel: int = Field(default=5_000, ge=1, le=100_000)
+    defer_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+    facebook_fields: list[str] = Field(
+        default_factory=lambda: ["reactions", "comments", "shares"], min_length=1
+    )
+
+    @field_validator("ladder")
+    @classmethod
+    def _valid_ladder(cls, value: list[str]) -> list[str]:
+        parse_ladder(value)  # its ValueError names the bad step
+        return value
+
+    @field_validator("facebook_fields")
+    @classmethod
+    def _field_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            # Names go into Graph URLs and a 32-character column: plain names only.
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
+                raise ValueError(f"{name!r} is not a Graph field name like 'reactions'")
+        return value
+
+    @property
+    def steps(self) -> Ladder:
+        """The ladder, parsed."""
+        return parse_ladder(self.ladder)
+
+
 class ChannelSettings(_Section):
     """Per-channel settings kept in the file rather than the database."""
 
@@ -98,6 +130,7 @@ class Settings(_Section):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     display: DisplaySettings = Field(default_factory=DisplaySettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     channels: dict[str, ChannelSettings] = Field(default_factory=dict)
     config_path: Path = Field(default=DEFAULT_CONFIG_PATH, exclude=True)
 

@@ -17,6 +17,9 @@ SWEEP_SECONDS = 5
 INGEST_CHECK_SECONDS = 60
 """How often sources are checked for being due (each has its own interval, default 5 min)."""
 
+METRICS_CHECK_SECONDS = 60
+"""How often due engagement readings are collected (each post's own times come from the ladder)."""
+
 MAINTENANCE_QUEUE = "crosspost-maintenance"
 
 cron.register(
@@ -34,4 +37,12 @@ cron.register(
     job_timeout=600,
     result_ttl=0,
     name="ingest",
+)
+cron.register(
+    periodic.collect_metrics,
+    MAINTENANCE_QUEUE,
+    interval=METRICS_CHECK_SECONDS,
+    job_timeout=3600,
+    result_ttl=0,
+    name="metrics",
 )

@@ -15,3 +15,10 @@ def ingest_due() -> dict[str, int]:
     from crosspost.engine import current
 
     return current().ingest_due()
+
+
+def collect_metrics() -> dict[str, int]:
+    """Read the engagement of published posts whose next reading (on the ladder) is due."""
+    from crosspost.engine import current
+
+    return current().collect_metrics().summary()

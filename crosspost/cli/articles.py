@@ -8,7 +8,15 @@ import typer
 from rich.text import Text
 
 from crosspost.bootstrap import utcnow
-from crosspost.cli.common import JSON_HELP, console, local_time, print_json, table, workspace
+from crosspost.cli.common import (
+    JSON_HELP,
+    console,
+    local_time,
+    print_json,
+    table,
+    to_jsonable,
+    workspace,
+)
 from crosspost.domain.approval import ArticleStatus, Decision
 
 app = typer.Typer(help="Ingested articles and their approval.", no_args_is_help=True)
@@ -72,16 +80,20 @@ def show(
     article_id: Annotated[int, typer.Argument(help="Article id.")],
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
-    """Show one article: text, sources carrying it, revisions and decision history.
+    """Show one article: text, sources, revisions, decisions, posts and their latest engagement.
 
     Example: crosspost articles show 12
     """
     from crosspost.services import articles as service
+    from crosspost.services.deliveries import list_deliveries
+    from crosspost.services.report import latest_engagement
 
     ws = workspace(ctx)
     detail = service.show_article(ws.factory, article_id)
+    posts = list_deliveries(ws.factory, article_id=article_id)
+    engagement = latest_engagement(ws.factory, article_id)
     if as_json:
-        print_json(detail)
+        print_json({**to_jsonable(detail), "deliveries": posts, "engagement": engagement})
         return
     zone = ws.settings.zone
     a = detail.article
@@ -116,6 +128,24 @@ def show(
             title="History",
         )
     )
+    if posts:
+        names = sorted({m for values in engagement.values() for m in values})
+        console.print(
+            table(
+                ("channel", "status", "published", "post", *names),
+                [
+                    (
+                        p.channel,
+                        p.status,
+                        local_time(p.published_at, zone),
+                        p.post_url or p.post_id or p.last_error or "",
+                        *(engagement.get(p.channel, {}).get(m, "-") for m in names),
+                    )
+                    for p in posts
+                ],
+                title="Posts and latest engagement",
+            )
+        )
 
 
 def _decide(

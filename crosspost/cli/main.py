@@ -21,7 +21,9 @@ from crosspost.cli import (
     deliveries,
     demo,
     ingest,
+    metrics,
     preview,
+    report,
     sandbox,
     schedule,
     setup,
@@ -78,8 +80,10 @@ app.add_typer(sandbox.app, name="sandbox")
 preview.register(app)
 schedule.register(app)
 app.add_typer(deliveries.app, name="deliveries")
+app.add_typer(metrics.app, name="metrics")
 worker.register(app)
 demo.register(app)
+report.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

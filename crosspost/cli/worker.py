@@ -40,6 +40,7 @@ def worker(
 
     Example: crosspost worker --burst
     """
+    from crosspost.domain.xtext import warm
     from crosspost.engine import Engine, install
     from crosspost.queue.connection import connect
     from crosspost.queue.worker import run_worker
@@ -51,6 +52,7 @@ def worker(
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(message)s")
     # Jobs (in this process or forked) build their engine from the same configuration.
     os.environ["CROSSPOST_CONFIG"] = str(ws.settings.config_path.resolve())
+    warm()  # compiled once here, inherited by every job the worker forks
     redis = connect(ws.settings)
     engine = Engine(ws, redis)
     install(engine)

@@ -226,6 +226,16 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
+def warm() -> None:
+    """Compile the URL expressions now (about a second) rather than in the first count.
+
+    Long-running processes call it at start: a worker, so that the jobs it forks inherit the
+    compiled expressions, and the sandbox, so its first answer is not a second late.
+    """
+    for pattern in (_URL, _DOT_TLD, _SHORT_DOMAIN, _SPECIAL_SHORT_DOMAIN, _TCO, _ASCII_DOMAIN):
+        _regex(pattern)
+
+
 def url_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each URL X would count as 23, as indices into NFC-normalised `text`."""
     normalized = unicodedata.normalize("NFC", text)

@@ -83,8 +83,19 @@ BATCH_SIZE = 50
 TIMELINE_PAGES = 5
 """Pages of 100 read from `published_posts` when reconciling."""
 
-METRIC_FIELDS = "reactions.summary(total_count).limit(0),comments.summary(true).limit(0),shares"
-"""Engagement by object fields: the insights metrics keep being deprecated, these do not."""
+DEFAULT_METRIC_FIELDS = ("reactions", "comments", "shares")
+"""Engagement by object fields: the insights metrics keep being deprecated, these do not.
+The connection's ``metric_fields`` option (comma-separated; the engine fills it from
+``[metrics] facebook_fields``) replaces the list when Meta retires one."""
+
+_FIELD_QUERIES = {
+    "reactions": "reactions.summary(total_count).limit(0)",
+    "comments": "comments.summary(true).limit(0)",
+}
+"""Edges read as a count only; any other field is asked for by its bare name."""
+
+_SNAPSHOT_NAMES = {"reactions": "likes"}
+"""Fields stored under the cross-platform name (reactions are Facebook's likes)."""
 
 _VERSION = re.compile(r"^v?(\d+\.\d+)$")
 
@@ -108,7 +119,9 @@ def build_facebook_publisher(connection: ChannelConnection) -> FacebookPublisher
     # No version= here: facebook-sdk 3.1.0 only accepts 2.8-3.1 (see module docstring).
     graph = facebook.GraphAPI(access_token=token, session=session)
     graph.version = "v" + match.group(1)
-    return FacebookPublisher(graph, page_id=page_id)
+    fields = connection.options.get("metric_fields") or ",".join(DEFAULT_METRIC_FIELDS)
+    metric_fields = tuple(f.strip() for f in fields.split(",") if f.strip())
+    return FacebookPublisher(graph, page_id=page_id, metric_fields=metric_fields)
 
 
 def _token_to_header(request: PreparedRequest) -> None:
@@ -138,9 +151,13 @@ class FacebookPublisher:
 
     platform = PLATFORM
 
-    def __init__(self, graph: Any, *, page_id: str) -> None:
+    def __init__(
+        self, graph: Any, *, page_id: str, metric_fields: Sequence[str] = DEFAULT_METRIC_FIELDS
+    ) -> None:
         self._graph = graph
         self._page_id = page_id
+        self._metric_fields = tuple(metric_fields)
+        self._metric_query = ",".join(_FIELD_QUERIES.get(f, f) for f in self._metric_fields)
         adapter = graph.session.get_adapter(PUBLIC_ORIGINS[0] + "/")
         self._transport = adapter if isinstance(adapter, PlatformTransport) else None
 
@@ -234,7 +251,7 @@ class FacebookPublisher:
         for start in range(0, len(ids), BATCH_SIZE):
             chunk = ids[start : start + BATCH_SIZE]
             ops = [
-                {"method": "GET", "relative_url": f"{version}/{pid}?fields={METRIC_FIELDS}"}
+                {"method": "GET", "relative_url": f"{version}/{pid}?fields={self._metric_query}"}
                 for pid in chunk
             ]
             answers = self._call(
@@ -249,7 +266,7 @@ class FacebookPublisher:
             for pid, answer in zip(chunk, answers, strict=True):
                 body = _batch_body(answer)
                 if answer is not None and answer.get("code") == 200 and body is not None:
-                    metrics[pid] = _normalise(body)
+                    metrics[pid] = _normalise(body, self._metric_fields)
                     continue
                 error = body.get("error") if isinstance(body, Mapping) else None
                 if not isinstance(error, Mapping):
@@ -301,13 +318,20 @@ def _batch_body(answer: Any) -> Any:
         return None
 
 
-def _normalise(body: Mapping[str, Any]) -> dict[str, int]:
-    def total(name: str) -> int:
-        return int(((body.get(name) or {}).get("summary") or {}).get("total_count", 0))
+def _normalise(body: Mapping[str, Any], fields: Sequence[str]) -> dict[str, int]:
+    """One number per field: an edge's summary total, an object's count, or a plain number."""
 
-    # Graph omits "shares" when nobody shared the post.
-    shares = int((body.get("shares") or {}).get("count", 0))
-    return {"likes": total("reactions"), "shares": shares, "comments": total("comments")}
+    def number(value: Any) -> int:
+        if isinstance(value, int | float):
+            return int(value)
+        if isinstance(value, Mapping):
+            summary = value.get("summary")
+            if isinstance(summary, Mapping):
+                return int(summary.get("total_count", 0))
+            return int(value.get("count", 0))
+        return 0  # Graph omits a field such as "shares" when it is zero
+
+    return {_SNAPSHOT_NAMES.get(f, f): number(body.get(f)) for f in fields}
 
 
 def _post_matches(

@@ -50,6 +50,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "crosspost-sandbox"
     sys_version = ""
+    # Headers and body go out in two writes; with Nagle's algorithm on, every answer waited
+    # ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
     _methods: ClassVar[tuple[str, ...]] = ("GET", "POST", "DELETE")
 
     def do_GET(self) -> None:
@@ -196,6 +199,9 @@ class ServerThread:
     """The server on a background thread; `url` is where it listens."""
 
     def __init__(self, host: str, port: int, state: SandboxState) -> None:
+        from crosspost.domain.xtext import warm
+
+        warm()  # X's length check compiles its expressions once, not in the first answer
         self._server = _Server((host, port), state)
         bound_host, bound_port = self._server.server_address[:2]
         self.url = f"http://{bound_host!s}:{bound_port}"

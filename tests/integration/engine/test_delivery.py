@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from crosspost.bootstrap import utcnow
@@ -260,3 +261,30 @@ def test_auto_schedule_from_the_configuration_file(rig: Rig) -> None:
     assert [(p.channel, p.delivery_id) for p in planned] == [
         ("gov-x", list_deliveries(rig.factory, article_id=article)[0].id)
     ]
+
+
+def test_articles_show_lists_each_channels_post_and_latest_engagement(
+    rig: Rig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from crosspost.cli.main import main
+    from crosspost.db.models import MetricSnapshot
+    from crosspost.db.session import transaction
+
+    article = rig.approved_article(50)
+    _schedule_now(rig, article, ["gov-x", "gov-fb"])
+    rig.work()
+    views = _by_channel(rig)
+    with transaction(rig.factory) as session:
+        x_id = views["gov-x"].id  # type: ignore[attr-defined]
+        for taken, likes in ((utcnow() - timedelta(hours=2), 3), (utcnow(), 11)):
+            session.add(MetricSnapshot(delivery_id=x_id, taken_at=taken, name="likes", value=likes))
+    capsys.readouterr()
+    assert main(["--config", str(rig.config), "articles", "show", str(article), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["engagement"] == {"gov-x": {"likes": 11}}
+    assert {d["channel"]: d["status"] for d in shown["deliveries"]} == {
+        "gov-x": "published",
+        "gov-fb": "published",
+    }
