@@ -4,8 +4,9 @@ RQ 2.12's CronScheduler has no coordination: two `rq cron` processes enqueue eve
 Every `crosspost worker` runs a `CronRunner` thread; each tick it tries to take or extend the
 lock key `crosspost:cron:leader` (SET NX PX, extended only by its holder through a Lua check),
 and only the holder enqueues. If the holder dies, its lock expires after LOCK_TTL and another
-worker takes over within a tick. As a second guard the enqueued job ids carry the time slot, so
-even two leaders would queue each periodic job once per slot.
+worker takes over within a tick. As a second guard each periodic job's time slot is marked in
+Redis when it is queued (`crosspost:cron:slot:<job id>`), so even a new leader, or two, queue
+each periodic job once per slot.
 """
 
 from __future__ import annotations
@@ -95,6 +96,12 @@ class CronRunner:
     def _enqueue(self, job: CronJob, now: datetime) -> str | None:
         period = job.interval or 60
         jid = f"cron-{job.name}-{int(now.timestamp()) // period}"
+        # The job's own id cannot guard the slot: a finished job's hash is deleted at once
+        # (result_ttl=0), so a new leader could queue the same slot again. A marker can.
+        if not self.connection.set(
+            f"crosspost:cron:slot:{jid}", self.token, nx=True, ex=period * 2
+        ):
+            return None
         queue = Queue(job.queue_name, connection=self.connection, serializer=JSONSerializer)
         try:
             queue.enqueue(
