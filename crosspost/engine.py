@@ -59,6 +59,10 @@ class Engine:
             self._publishers[channel] = build_publisher(connection)
         return self._publishers[channel]
 
+    def forget_publishers(self) -> None:
+        """Build adapters afresh on next use (a channel's settings changed)."""
+        self._publishers.clear()
+
     def deliver(self, delivery_id: int) -> str:
         outcome = dispatch.deliver(
             self.workspace.factory,

@@ -290,3 +290,44 @@ def test_articles_show_lists_each_channels_post_and_latest_engagement(
         "gov-x": "published",
         "gov-fb": "published",
     }
+
+
+def test_a_request_that_never_reached_the_platform_is_retried_after_a_backoff(rig: Rig) -> None:
+    import socket
+
+    from sqlalchemy import update
+
+    from crosspost.db.models import Channel
+    from crosspost.db.session import transaction
+
+    with socket.socket() as probe:  # a port nothing listens on: the connection is refused
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/graph"
+    with transaction(rig.factory) as session:
+        session.execute(update(Channel).where(Channel.name == "gov-fb").values(api_base=dead))
+    rig.engine.forget_publishers()
+    article = rig.approved_article(60)
+    started = utcnow()
+    _schedule_now(rig, article, ["gov-fb"])
+    rig.work()
+    (view,) = list_deliveries(rig.factory)
+    assert view.status == "scheduled"
+    assert view.attempts == 1
+    assert view.due_at >= started + timedelta(seconds=29)  # the first backoff step
+    assert rig.sandbox.posts() == []
+    with rig.factory() as session:
+        outcomes = list(session.scalars(select(DeliveryAttempt.outcome)))
+    assert outcomes == ["retry"]
+    # the platform is back and the backoff has passed
+    with transaction(rig.factory) as session:
+        session.execute(
+            update(Channel)
+            .where(Channel.name == "gov-fb")
+            .values(api_base=rig.sandbox.graph_api_base)
+        )
+        session.execute(update(Delivery).values(due_at=utcnow()))
+    rig.engine.forget_publishers()
+    rig.work()
+    assert len(rig.sandbox.posts("facebook")) == 1
+    (view,) = list_deliveries(rig.factory)
+    assert (view.status, view.attempts) == ("published", 2)
