@@ -75,12 +75,12 @@ def retry(
 
     Example: crosspost deliveries retry 33
     """
-    from crosspost.cli.schedule import _enqueue
+    from crosspost.cli.schedule import enqueue_planned
     from crosspost.services.scheduling import retry_delivery
 
     ws = workspace(ctx)
     planned = retry_delivery(ws.factory, delivery, actor=ws.actor(by), now=utcnow())
-    _enqueue(ws, [planned])
+    enqueue_planned(ws, [planned])
     console.print(f"Delivery {delivery} scheduled again, now, on {planned.channel}.")
 
 

@@ -53,7 +53,7 @@ def schedule(
         raise InvalidInput("give either --at or --now, not both")
     names = [n.strip() for n in channels.split(",") if n.strip()]
     planned = _plan(ws, int(target), names, at, now, ws.actor(by))
-    _enqueue(ws, planned)
+    enqueue_planned(ws, planned)
     if as_json:
         print_json(planned)
         return
@@ -83,7 +83,7 @@ def _plan(
     return schedule_article(ws.factory, article, names, when, actor=actor, now=stamp)
 
 
-def _enqueue(ws: Workspace, planned: list[Planned]) -> None:
+def enqueue_planned(ws: Workspace, planned: list[Planned]) -> None:
     """Hand the deliveries to the queue now if one is running; else the worker's sweep will."""
     from crosspost.queue.connection import connect_if_running
     from crosspost.queue.rq_queue import RQDeliveryQueue
