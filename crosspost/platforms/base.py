@@ -118,6 +118,9 @@ class OutgoingPost:
 
     text: str
     link: str | None = None
+    idempotency_key: str | None = None
+    """Stable for one delivery across retries; platforms that honour one (Mastodon's
+    Idempotency-Key) return the original post for a repeated request instead of a second."""
 
 
 @dataclass(frozen=True)

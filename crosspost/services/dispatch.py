@@ -68,7 +68,13 @@ def deliver(
         return Outcome(delivery_id, claimed)
     try:
         publisher = publisher_for(claimed.channel)
-        post = publisher.publish(OutgoingPost(text=claimed.text, link=claimed.link))
+        post = publisher.publish(
+            OutgoingPost(
+                text=claimed.text,
+                link=claimed.link,
+                idempotency_key=f"crosspost-delivery-{delivery_id}",
+            )
+        )
     except PublishError as exc:
         nxt = ledger.record_failure(factory, claimed, exc, now=clock())
         if nxt is None:
