@@ -53,6 +53,14 @@ def worker(
     # Jobs (in this process or forked) build their engine from the same configuration.
     os.environ["CROSSPOST_CONFIG"] = str(ws.settings.config_path.resolve())
     warm()  # compiled once here, inherited by every job the worker forks
+    if fork:
+        # Forked jobs inherit what the parent imported; otherwise each one imports the SDKs.
+        import importlib
+
+        from crosspost.platforms.registry import PLATFORMS
+
+        for info in PLATFORMS.values():
+            importlib.import_module(info.adapter.partition(":")[0])
     redis = connect(ws.settings)
     engine = Engine(ws, redis)
     install(engine)
