@@ -17,7 +17,9 @@ app = typer.Typer(help="Social accounts (channels) to publish to.", no_args_is_h
 def add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Short name, e.g. gov-x.")],
-    platform: Annotated[str, typer.Option("--platform", "-p", help="x or facebook.")],
+    platform: Annotated[
+        str, typer.Option("--platform", "-p", help="x, facebook, telegram or mastodon.")
+    ],
     timezone: Annotated[
         str, typer.Option("--timezone", help="IANA zone of the channel's posting times.")
     ] = "Asia/Ho_Chi_Minh",
@@ -26,6 +28,13 @@ def add(
     ] = None,
     graph_version: Annotated[
         str | None, typer.Option("--graph-version", help="Facebook: Graph API version, e.g. v21.0.")
+    ] = None,
+    chat: Annotated[
+        str | None,
+        typer.Option("--chat", help='Telegram: the channel, "@name" or its numeric id.'),
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option("--language", help="Mastodon: the posts' language (vi).")
     ] = None,
     api_base: Annotated[
         str | None,
@@ -77,7 +86,12 @@ def add(
     from crosspost.services.channels import NewChannel, add_channel
 
     ws = workspace(ctx)
-    options = {"page_id": page_id or "", "graph_version": graph_version or ""}
+    options = {
+        "page_id": page_id or "",
+        "graph_version": graph_version or "",
+        "chat": chat or "",
+        "language": language or "",
+    }
     utm = {
         "utm_source": utm_source or "",
         "utm_medium": utm_medium or "",

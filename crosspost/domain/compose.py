@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
 from crosspost.domain.text import clean_line
-from crosspost.domain.xtext import X_MAX_WEIGHTED, weighted_length
+from crosspost.domain.xtext import X_MAX_WEIGHTED, url_spans, weighted_length
 from crosspost.errors import CompositionError
 
 ELLIPSIS = "…"
@@ -38,8 +38,7 @@ def code_points(text: str) -> int:
 class PlatformRules:
     """How a platform measures a post and how long it may be.
 
-    Mastodon would be `PlatformRules("mastodon", 500, ...)` with a grapheme count in which every
-    URL counts 23; Telegram `PlatformRules("telegram", 4096, ...)`.
+    See X_RULES, FACEBOOK_RULES, TELEGRAM_RULES and MASTODON_RULES below.
     """
 
     name: str
@@ -47,8 +46,82 @@ class PlatformRules:
     length: Callable[[str], int]
 
 
+def utf16_units(text: str) -> int:
+    """Length in UTF-16 code units after NFC: Telegram measures text (and entity offsets) in
+    them, so an emoji outside the BMP counts 2; Vietnamese NFC letters are all 1."""
+    return len(unicodedata.normalize("NFC", text).encode("utf-16-le")) // 2
+
+
+MASTODON_URL_LENGTH = 23
+"""Every http(s) URL counts this many characters on Mastodon, whatever its length."""
+
+_REMOTE_MENTION = re.compile(r"(?<![\w@])@(\w+)@[\w.-]+\w", re.UNICODE)
+
+
+def mastodon_length(text: str) -> int:
+    """Mastodon's StatusLengthValidator count: grapheme clusters, each http(s) URL as 23, and a
+    remote mention ``@user@domain`` as ``@user``.
+
+    URLs are the spans `crosspost.domain.xtext.url_spans` finds (twitter-text's rules, which
+    Mastodon's own URL pattern is built from) that start with ``http://`` or ``https://``:
+    Mastodon does not shorten a bare ``moh.gov.vn``.
+    """
+    normal = unicodedata.normalize("NFC", text)
+    pieces, last = [], 0
+    for start, end in url_spans(normal):
+        if normal[start:end].lower().startswith(("http://", "https://")):
+            pieces += [normal[last:start], "x" * MASTODON_URL_LENGTH]
+            last = end
+    pieces.append(normal[last:])
+    return grapheme_count(_REMOTE_MENTION.sub(r"@\1", "".join(pieces)))
+
+
+def grapheme_count(text: str) -> int:
+    """User-perceived characters, approximating Unicode extended grapheme clusters (UAX #29)
+    with the standard library only.
+
+    A character joins the cluster before it when it is a combining mark, a variation selector,
+    an emoji skin-tone modifier or tag, a ZWJ, or follows a ZWJ (emoji sequences); two regional
+    indicators make one flag; CR LF is one. Not modelled: Hangul syllable sequences from
+    conjoining jamo, prepend characters and Indic conjuncts, which each count per code point
+    here (never fewer than the real count, so a post that fits here fits on Mastodon).
+    """
+    count = 0
+    after_zwj = False
+    pending_flag = False
+    previous = ""
+    for char in text:
+        point = ord(char)
+        joins = (
+            after_zwj
+            or unicodedata.category(char) in ("Mn", "Me", "Mc")
+            or point == 0x200D
+            or 0xFE00 <= point <= 0xFE0F
+            or 0xE0100 <= point <= 0xE01EF
+            or 0x1F3FB <= point <= 0x1F3FF
+            or 0xE0020 <= point <= 0xE007F
+            or (previous == "\r" and char == "\n")
+        )
+        is_flag_half = 0x1F1E6 <= point <= 0x1F1FF
+        if is_flag_half and pending_flag:
+            joins, pending_flag = True, False
+        elif is_flag_half:
+            pending_flag = not joins
+        else:
+            pending_flag = False
+        if not joins:
+            count += 1
+        after_zwj = point == 0x200D
+        previous = char
+    return count
+
+
 X_RULES = PlatformRules("x", X_MAX_WEIGHTED, weighted_length)
 FACEBOOK_RULES = PlatformRules("facebook", 63_206, code_points)
+TELEGRAM_RULES = PlatformRules("telegram", 4096, utf16_units)
+MASTODON_RULES = PlatformRules("mastodon", 500, mastodon_length)
+"""Mastodon's default limit; an instance may raise it (``configuration.statuses`` of
+``/api/v2/instance``)."""
 
 
 @dataclass(frozen=True)

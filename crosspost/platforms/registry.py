@@ -57,6 +57,23 @@ PLATFORMS: dict[str, PlatformInfo] = {
             option_names=("page_id", "graph_version"),
             adapter="crosspost.platforms.facebook:build_facebook_publisher",
         ),
+        PlatformInfo(
+            name="telegram",
+            display_name="Telegram channel",
+            default_api_base="https://api.telegram.org",
+            credential_names=("bot_token",),
+            option_names=("chat",),
+            adapter="crosspost.platforms.telegram:build_telegram_publisher",
+        ),
+        PlatformInfo(
+            name="mastodon",
+            display_name="Mastodon",
+            # Every instance is its own host: a channel must name it with api_base.
+            default_api_base="",
+            credential_names=("access_token",),
+            option_names=("language",),
+            adapter="crosspost.platforms.mastodon:build_mastodon_publisher",
+        ),
     )
 }
 """Platform name → facts and adapter factory."""

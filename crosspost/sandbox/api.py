@@ -18,11 +18,19 @@ from typing import Any
 
 from crosspost.sandbox import server
 from crosspost.sandbox.faults import Fault
-from crosspost.sandbox.state import GraphPage, Post, RequestRecord, SandboxState, XAccount
+from crosspost.sandbox.state import (
+    GraphPage,
+    MastodonAccount,
+    Post,
+    RequestRecord,
+    SandboxState,
+    TelegramBot,
+    XAccount,
+)
 
 
 class Sandbox:
-    """A running sandbox: fake X at `x_api_base`, fake Graph at `graph_api_base`."""
+    """A running sandbox: fake X, Graph, Telegram and Mastodon at their `*_api_base`."""
 
     def __init__(self, thread: server.ServerThread, state: SandboxState) -> None:
         self._thread = thread
@@ -48,6 +56,16 @@ class Sandbox:
     def graph_api_base(self) -> str:
         """The `api_base` for a Facebook channel talking to this sandbox."""
         return self.url + "/graph"
+
+    @property
+    def telegram_api_base(self) -> str:
+        """The `api_base` for a Telegram channel talking to this sandbox."""
+        return self.url + "/telegram"
+
+    @property
+    def mastodon_api_base(self) -> str:
+        """The `api_base` (the instance) for a Mastodon channel talking to this sandbox."""
+        return self.url + "/mastodon"
 
     def stop(self) -> None:
         """Stop the server and release the port."""
@@ -124,6 +142,16 @@ class Sandbox:
         """Teach the sandbox another Facebook Page."""
         with self.state.lock():
             self.state.pages.append(page)
+
+    def add_telegram_bot(self, bot: TelegramBot) -> None:
+        """Teach the sandbox another Telegram bot (with its channel)."""
+        with self.state.lock():
+            self.state.telegram_bots.append(bot)
+
+    def add_mastodon_account(self, account: MastodonAccount) -> None:
+        """Teach the sandbox another Mastodon account."""
+        with self.state.lock():
+            self.state.mastodon_accounts.append(account)
 
     def reset(self) -> None:
         """Forget posts, requests, faults, limits, clock and revocations."""

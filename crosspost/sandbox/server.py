@@ -1,4 +1,5 @@
-"""The sandbox HTTP server: fake X under ``/x``, fake Graph under ``/graph``, control under
+"""The sandbox HTTP server: fake X under ``/x``, fake Graph under ``/graph``, fake Telegram
+Bot API under ``/telegram``, a fake Mastodon instance under ``/mastodon``, control under
 ``/_sandbox``.
 
 Control API (JSON):
@@ -6,7 +7,7 @@ Control API (JSON):
 ``GET  /_sandbox/posts[?platform=x]``     every post accepted (platform, account, text, link, …)
 ``GET  /_sandbox/requests[?platform=x]``  every platform call seen, oldest first
 ``POST /_sandbox/faults``                 inject a fault (fields of `Fault`); ``DELETE`` clears
-``POST /_sandbox/revoke``                 ``{"platform": "x", "account": "<user id or page id>"}``
+``POST /_sandbox/revoke``                 ``{"platform": "x", "account": "<user, page, bot id>"}``
 ``POST /_sandbox/limits``                 ``{"x:create": [limit, window_seconds], …}``
 ``POST /_sandbox/clock``                  ``{"advance": seconds}``
 ``POST /_sandbox/reset``                  forget everything but the accounts
@@ -23,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
-from crosspost.sandbox import graph_api, x_api
+from crosspost.sandbox import graph_api, mastodon_api, telegram_api, x_api
 from crosspost.sandbox.faults import Fault
 from crosspost.sandbox.state import RequestRecord, SandboxState
 from crosspost.sandbox.wire import Call, Reply, html_502, json_reply
@@ -31,6 +32,8 @@ from crosspost.sandbox.wire import Call, Reply, html_502, json_reply
 PREFIXES: dict[str, tuple[str, Callable[[SandboxState, Call], Reply]]] = {
     "/x": (x_api.PLATFORM, x_api.handle),
     "/graph": (graph_api.PLATFORM, graph_api.handle),
+    "/telegram": (telegram_api.PLATFORM, telegram_api.handle),
+    "/mastodon": (mastodon_api.PLATFORM, mastodon_api.handle),
 }
 """Path prefix → (platform, handler). A channel's api_base is the sandbox URL plus the prefix."""
 
@@ -84,7 +87,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         call = Call(self.command, path, parts.query, headers, body)
         query = {k: v for k, v in parse_qsl(parts.query) if k != "access_token"}
-        state.log_request(RequestRecord(platform, self.command, path, query, state.now()))
+        logged = telegram_api.redact_path(path) if platform == telegram_api.PLATFORM else path
+        state.log_request(RequestRecord(platform, self.command, logged, query, state.now()))
         fault = state.take_fault(platform, self.command, path)
         if fault is not None and fault.action not in ("delay", "drop"):
             self._send(_fault_reply(state, platform, fault))
@@ -117,6 +121,10 @@ def _fault_reply(state: SandboxState, platform: str, fault: Fault) -> Reply:
             return x_api.rate_limited(
                 state, reset_header=fault.reset_header, reset_in=fault.reset_in
             )
+        if platform == telegram_api.PLATFORM:
+            return telegram_api.rate_limited(fault.reset_in)
+        if platform == mastodon_api.PLATFORM:
+            return mastodon_api.rate_limited(state, fault.reset_in)
         with state.lock():
             page_id = state.pages[0].page_id if state.pages else "0"
         return graph_api.throttled(page_id, fault.code, minutes=max(1, fault.reset_in // 60))
@@ -180,13 +188,17 @@ def _control_action(
 
 
 def revoke(state: SandboxState, platform: str, account: str, *, revoked: bool = True) -> None:
-    """Expire an account's token: X answers 401, Graph code 190 (subcode 463).
+    """Expire an account's token: X, Telegram and Mastodon answer 401, Graph code 190 (463).
 
     With revoked=False the token works again, as after the officer renewed it.
     """
     with state.lock():
         if platform == x_api.PLATFORM:
             hits: list[Any] = [a for a in state.x_accounts if account in (a.user_id, a.username)]
+        elif platform == telegram_api.PLATFORM:
+            hits = [b for b in state.telegram_bots if account in (b.bot_id, b.username)]
+        elif platform == mastodon_api.PLATFORM:
+            hits = [a for a in state.mastodon_accounts if account in (a.account_id, a.username)]
         else:
             hits = [p for p in state.pages if p.page_id == account]
         if not hits:

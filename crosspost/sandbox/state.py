@@ -62,12 +62,61 @@ DEMO_PAGE = GraphPage(
 )
 """The Facebook Page every sandbox starts with."""
 
+
+@dataclass
+class TelegramBot:
+    """A Telegram bot the sandbox knows, admin of one channel (`chat_*`)."""
+
+    bot_id: str
+    username: str
+    first_name: str
+    token: str
+    chat_id: str
+    chat_username: str
+    chat_title: str
+    revoked: bool = False
+
+
+@dataclass
+class MastodonAccount:
+    """A Mastodon account on the sandbox's instance, with its OAuth access token."""
+
+    account_id: str
+    username: str
+    display_name: str
+    access_token: str
+    domain: str = "social.example.gov"
+    revoked: bool = False
+
+
+DEMO_TELEGRAM_BOT = TelegramBot(
+    bot_id="7000000001",
+    username="congthongtin_demo_bot",
+    first_name="Cổng thông tin (demo bot)",
+    token="7000000001:sandbox-telegram-bot-token",  # noqa: S106 - fake, sandbox only
+    chat_id="-1001000000001",
+    chat_username="congthongtin_demo",
+    chat_title="Cổng thông tin điện tử (demo)",
+)
+"""The Telegram bot (and its channel) every sandbox starts with."""
+
+DEMO_MASTODON_ACCOUNT = MastodonAccount(
+    account_id="110000000000000001",
+    username="congthongtin",
+    display_name="Cổng thông tin điện tử (demo)",
+    access_token="sandbox-mastodon-access-token",  # noqa: S106 - fake, sandbox only
+)
+"""The Mastodon account every sandbox starts with."""
+
 DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
     "x:create": (100, 900.0),
     "x:read": (900, 900.0),
     "facebook:calls": (4800, 3600.0),
+    "telegram:send": (20, 60.0),
+    "mastodon:calls": (300, 300.0),
 }
-"""Per-account limits as (calls, window seconds): X per 15 minutes, Graph per hour."""
+"""Per-account limits as (calls, window seconds): X per 15 minutes, Graph per hour, Telegram
+20 messages a minute per channel, Mastodon 300 API calls per 5 minutes."""
 
 
 @dataclass
@@ -123,6 +172,12 @@ class SandboxState:
 
     x_accounts: list[XAccount] = field(default_factory=lambda: [replace(DEMO_X_ACCOUNT)])
     pages: list[GraphPage] = field(default_factory=lambda: [replace(DEMO_PAGE)])
+    telegram_bots: list[TelegramBot] = field(default_factory=lambda: [replace(DEMO_TELEGRAM_BOT)])
+    mastodon_accounts: list[MastodonAccount] = field(
+        default_factory=lambda: [replace(DEMO_MASTODON_ACCOUNT)]
+    )
+    idempotency: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
+    """Mastodon's Idempotency-Key memory: (account id, key) → (status id, when)."""
     posts: list[Post] = field(default_factory=list)
     requests: list[RequestRecord] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
@@ -158,12 +213,17 @@ class SandboxState:
             self.requests.clear()
             self.faults.clear()
             self._calls.clear()
+            self.idempotency.clear()
             self.clock_offset = 0.0
             self.limits = dict(DEFAULT_LIMITS)
             for account in self.x_accounts:
                 account.revoked = False
             for page in self.pages:
                 page.revoked = False
+            for bot in self.telegram_bots:
+                bot.revoked = False
+            for masto in self.mastodon_accounts:
+                masto.revoked = False
 
     def next_x_id(self) -> str:
         """A fresh X-style id whose top bits encode the sandbox time."""

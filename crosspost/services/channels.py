@@ -99,6 +99,10 @@ def add_channel(factory: sessionmaker[Session], new: NewChannel, *, now: datetim
         raise InvalidInput(f"{new.platform} channels take no option {', '.join(sorted(unknown))}")
     if new.platform == "facebook" and not options.get("page_id", "").isdigit():
         raise InvalidInput("a facebook channel needs --page-id with the Page's numeric id")
+    if new.platform == "telegram" and not options.get("chat"):
+        raise InvalidInput("a telegram channel needs its chat: '@channelname' or the -100… id")
+    if new.platform == "mastodon" and not api_base:
+        raise InvalidInput("a mastodon channel needs --api-base with its instance's URL")
     hashtags = [h.strip() for h in new.hashtags if h.strip()]
     bad = [h for h in hashtags if not _HASHTAG.match(h)]
     if bad:

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from crosspost.db.models import Article, Channel, Source
 from crosspost.domain.compose import (
     FACEBOOK_RULES,
+    MASTODON_RULES,
+    TELEGRAM_RULES,
     X_RULES,
     ComposedPost,
     PlatformRules,
@@ -24,7 +26,12 @@ from crosspost.domain.compose import (
 from crosspost.errors import CompositionError, NotFound
 from crosspost.resources import bundled_file
 
-RULES: dict[str, PlatformRules] = {"x": X_RULES, "facebook": FACEBOOK_RULES}
+RULES: dict[str, PlatformRules] = {
+    "x": X_RULES,
+    "facebook": FACEBOOK_RULES,
+    "telegram": TELEGRAM_RULES,
+    "mastodon": MASTODON_RULES,
+}
 """Each platform's length rules."""
 
 LINK_FIELD = frozenset({"facebook"})

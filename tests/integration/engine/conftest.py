@@ -23,7 +23,12 @@ from crosspost.domain.approval import Decision
 from crosspost.engine import Engine
 from crosspost.queue.worker import build_worker
 from crosspost.sandbox import Sandbox
-from crosspost.sandbox.state import DEMO_PAGE, DEMO_X_ACCOUNT
+from crosspost.sandbox.state import (
+    DEMO_MASTODON_ACCOUNT,
+    DEMO_PAGE,
+    DEMO_TELEGRAM_BOT,
+    DEMO_X_ACCOUNT,
+)
 from crosspost.services.articles import decide_articles
 from crosspost.services.channels import NewChannel, add_channel
 from crosspost.services.sources import add_source
@@ -35,6 +40,8 @@ CREDENTIALS = {
     "CROSSPOST_GOV_X_ACCESS_TOKEN": DEMO_X_ACCOUNT.access_token,
     "CROSSPOST_GOV_X_ACCESS_TOKEN_SECRET": DEMO_X_ACCOUNT.access_token_secret,
     "CROSSPOST_GOV_FB_PAGE_ACCESS_TOKEN": DEMO_PAGE.access_token,
+    "CROSSPOST_GOV_TG_BOT_TOKEN": DEMO_TELEGRAM_BOT.token,
+    "CROSSPOST_GOV_MASTO_ACCESS_TOKEN": DEMO_MASTODON_ACCOUNT.access_token,
 }
 
 

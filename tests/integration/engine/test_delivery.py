@@ -331,3 +331,37 @@ def test_a_request_that_never_reached_the_platform_is_retried_after_a_backoff(ri
     assert len(rig.sandbox.posts("facebook")) == 1
     (view,) = list_deliveries(rig.factory)
     assert (view.status, view.attempts) == ("published", 2)
+
+
+def test_one_article_on_four_platforms_is_published_once_on_each(rig: Rig) -> None:
+    from crosspost.sandbox.state import DEMO_TELEGRAM_BOT
+    from crosspost.services.channels import NewChannel, add_channel
+
+    bot = DEMO_TELEGRAM_BOT
+    add_channel(
+        rig.factory,
+        NewChannel(
+            name="gov-tg",
+            platform="telegram",
+            api_base=rig.sandbox.telegram_api_base,
+            options={"chat": f"@{bot.chat_username}"},
+        ),
+        now=utcnow(),
+    )
+    add_channel(
+        rig.factory,
+        NewChannel(name="gov-masto", platform="mastodon", api_base=rig.sandbox.mastodon_api_base),
+        now=utcnow(),
+    )
+    article = rig.approved_article(70)
+    _schedule_now(rig, article, ["all"])
+    rig.work()
+    rig.work()
+    assert {v.channel: v.status for v in list_deliveries(rig.factory)} == {
+        "gov-x": "published",
+        "gov-fb": "published",
+        "gov-tg": "published",
+        "gov-masto": "published",
+    }
+    counts = {p: len(rig.sandbox.posts(p)) for p in ("x", "facebook", "telegram", "mastodon")}
+    assert counts == {"x": 1, "facebook": 1, "telegram": 1, "mastodon": 1}

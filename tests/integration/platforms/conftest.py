@@ -19,7 +19,7 @@ import pytest
 from crosspost.platforms.base import ChannelConnection, Publisher, Secret
 from crosspost.platforms.registry import build_publisher
 from crosspost.sandbox import DEMO_PAGE, DEMO_X_ACCOUNT, Sandbox
-from crosspost.sandbox.state import RequestRecord
+from crosspost.sandbox.state import DEMO_MASTODON_ACCOUNT, DEMO_TELEGRAM_BOT, RequestRecord
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TIMEOUT = 0.5
@@ -42,6 +42,9 @@ class Kit:
     limit: tuple[str, int]  # a per-account sandbox limit that the second publish exceeds
     rate_limit_with_reset: Mapping[str, Any]  # fault spec; retry_after should be ~120 s
     api_base_of: Callable[[Sandbox], str] = field(repr=False, default=lambda sb: sb.url)
+    rejects_duplicates: bool = True  # X and Graph refuse the same text twice; others post it
+    reads_back: bool = True  # find_recent_by_link can see the account's posts (not Telegram)
+    has_metrics: bool = True  # fetch_metrics returns numbers (not Telegram: all unavailable)
 
     def connection(
         self,
@@ -110,7 +113,41 @@ FACEBOOK_KIT = Kit(
     api_base_of=lambda sb: sb.graph_api_base,
 )
 
-KITS = {kit.name: kit for kit in (X_KIT, FACEBOOK_KIT)}
+TELEGRAM_KIT = Kit(
+    name="telegram",
+    credentials={"bot_token": DEMO_TELEGRAM_BOT.token},
+    options={"chat": "@" + DEMO_TELEGRAM_BOT.chat_username},
+    account=DEMO_TELEGRAM_BOT.bot_id,
+    create={"platform": "telegram", "method": "POST", "path": "/sendMessage"},
+    read={"platform": "telegram", "method": "POST", "path": "/getMe"},
+    metrics_batch=1,
+    is_metrics_call=lambda r: False,
+    too_long_text="Thông báo " + "a" * 4096,
+    limit=("telegram:send", 1),
+    rate_limit_with_reset={"action": "rate_limit", "reset_in": 120},
+    api_base_of=lambda sb: sb.telegram_api_base,
+    rejects_duplicates=False,
+    reads_back=False,
+    has_metrics=False,
+)
+
+MASTODON_KIT = Kit(
+    name="mastodon",
+    credentials={"access_token": DEMO_MASTODON_ACCOUNT.access_token},
+    options={},
+    account=DEMO_MASTODON_ACCOUNT.account_id,
+    create={"platform": "mastodon", "method": "POST", "path": "/api/v1/statuses"},
+    read={"platform": "mastodon", "method": "GET", "path": "/verify_credentials"},
+    metrics_batch=1,  # one GET /api/v1/statuses/:id per status
+    is_metrics_call=lambda r: r.method == "GET" and r.path.startswith("/api/v1/statuses/"),
+    too_long_text="Thông báo " + "a" * 500,
+    limit=("mastodon:calls", 1),
+    rate_limit_with_reset={"action": "rate_limit", "reset_in": 120},
+    api_base_of=lambda sb: sb.mastodon_api_base,
+    rejects_duplicates=False,
+)
+
+KITS = {kit.name: kit for kit in (X_KIT, FACEBOOK_KIT, TELEGRAM_KIT, MASTODON_KIT)}
 
 
 @pytest.fixture(params=sorted(KITS))
