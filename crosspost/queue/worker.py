@@ -20,7 +20,9 @@ MAINTENANCE_INTERVAL = 30
 up to 13 minutes; crosspost's sweep covers due deliveries within seconds anyway)."""
 
 WORKER_TTL = 60
-"""Seconds a silent worker is considered alive; short, so failover is quick."""
+"""Seconds a silent idle worker is considered alive; short, so failover is quick. While the
+in-process worker runs a job it sends no heartbeat and RQ keeps its key for the job's timeout
+plus 60 s instead (3 minutes for a delivery); crosspost's sweep does not depend on either."""
 
 
 def build_worker(connection: Redis, *, fork: bool, name: str | None = None) -> BaseWorker:
