@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -27,6 +27,9 @@ from crosspost.cli.common import console, local_time, table
 from crosspost.errors import CrosspostError
 from crosspost.localserve import serve_directory
 from crosspost.resources import bundled_file
+
+if TYPE_CHECKING:
+    from crosspost.sandbox import Sandbox
 
 ZONE = "Asia/Ho_Chi_Minh"
 DEADLINE_SECONDS = 90
@@ -65,7 +68,12 @@ def demo(
 def _run(folder: Path) -> None:
     from crosspost.queue.embedded import ensure_running
     from crosspost.sandbox import Sandbox
-    from crosspost.sandbox.state import DEMO_PAGE, DEMO_X_ACCOUNT
+    from crosspost.sandbox.state import (
+        DEMO_MASTODON_ACCOUNT,
+        DEMO_PAGE,
+        DEMO_TELEGRAM_BOT,
+        DEMO_X_ACCOUNT,
+    )
 
     config = folder / "crosspost.toml"
     credentials = {
@@ -74,6 +82,8 @@ def _run(folder: Path) -> None:
         "CROSSPOST_DEMO_X_ACCESS_TOKEN": DEMO_X_ACCOUNT.access_token,
         "CROSSPOST_DEMO_X_ACCESS_TOKEN_SECRET": DEMO_X_ACCOUNT.access_token_secret,
         "CROSSPOST_DEMO_FB_PAGE_ACCESS_TOKEN": DEMO_PAGE.access_token,
+        "CROSSPOST_DEMO_TG_BOT_TOKEN": DEMO_TELEGRAM_BOT.token,
+        "CROSSPOST_DEMO_MASTO_ACCESS_TOKEN": DEMO_MASTODON_ACCOUNT.access_token,
     }
     started = time.monotonic()
     with (
@@ -81,18 +91,17 @@ def _run(folder: Path) -> None:
         Sandbox.start() as sandbox,
         _environment({**credentials, "CROSSPOST_CONFIG": str(config)}),
     ):
-        console.print(Rule("crosspost demo: portal feeds to X and Facebook, end to end"))
+        console.print(Rule("crosspost demo: portal feeds to four platforms, end to end"))
         console.print(f"Sandbox (stand-in for the platforms' APIs): {sandbox.url}")
         _step("init")
         # The demo holds the workspace's embedded Redis for its whole run; it stops at the end.
         with ensure_running(folder):
-            _publish_path(
-                folder, feeds, sandbox.x_api_base, sandbox.graph_api_base, DEMO_PAGE.page_id
-            )
+            chat = f"@{DEMO_TELEGRAM_BOT.chat_username}"
+            _publish_path(folder, feeds, sandbox, DEMO_PAGE.page_id, chat)
         _summary(config, sandbox, started)
 
 
-def _publish_path(folder: Path, feeds: str, x_api: str, graph_api: str, page_id: str) -> None:
+def _publish_path(folder: Path, feeds: str, sandbox: Sandbox, page_id: str, chat: str) -> None:
     config = folder / "crosspost.toml"
     _step("sources", "add", "chinhphu", f"{feeds}/chinhphu.rss", "--trusted", "--allow-private")
     _step("sources", "add", "bo-tttt", f"{feeds}/bo-tttt.atom", "--allow-private")
@@ -102,47 +111,54 @@ def _publish_path(folder: Path, feeds: str, x_api: str, graph_api: str, page_id:
     officer = "Cán bộ trực (demo)"
     _step("articles", "approve", str(first), "--by", officer, "--note", "đã duyệt")
     for article_id in others:
-        _step(
-            "articles",
-            "reject",
-            str(article_id),
-            "--by",
-            officer,
-            "--reason",
-            "chờ cơ quan chủ trì xác nhận",
-        )
-    _step(
-        "channels",
-        "add",
-        "demo-x",
-        "--platform",
-        "x",
-        "--api-base",
-        x_api,
-        "--hashtag",
-        "#ChinhPhu",
-        "--utm-source",
-        "x",
-        "--utm-campaign",
-        "demo",
-    )
-    _step(
-        "channels",
-        "add",
-        "demo-fb",
-        "--platform",
-        "facebook",
-        "--page-id",
-        page_id,
-        "--api-base",
-        graph_api,
-        "--utm-source",
-        "facebook",
-        "--utm-campaign",
-        "demo",
-    )
-    _step("channels", "check", "demo-x")
-    _step("channels", "check", "demo-fb")
+        reason = "chờ cơ quan chủ trì xác nhận"
+        _step("articles", "reject", str(article_id), "--by", officer, "--reason", reason)
+    channels = {
+        "demo-x": [
+            "--platform",
+            "x",
+            "--api-base",
+            sandbox.x_api_base,
+            "--hashtag",
+            "#ChinhPhu",
+            "--utm-source",
+            "x",
+            "--utm-campaign",
+            "demo",
+        ],
+        "demo-fb": [
+            "--platform",
+            "facebook",
+            "--page-id",
+            page_id,
+            "--api-base",
+            sandbox.graph_api_base,
+            "--utm-source",
+            "facebook",
+            "--utm-campaign",
+            "demo",
+        ],
+        "demo-tg": [
+            "--platform",
+            "telegram",
+            "--chat",
+            chat,
+            "--api-base",
+            sandbox.telegram_api_base,
+        ],
+        "demo-masto": [
+            "--platform",
+            "mastodon",
+            "--api-base",
+            sandbox.mastodon_api_base,
+            "--hashtag",
+            "#ChinhPhu",
+        ],
+    }
+    for name, options in channels.items():
+        _step("channels", "add", name, *options)
+    for name in channels:
+        _step("channels", "check", name)
     approved = _ids(config, "approved")
     _step("preview", str(approved[0]), "--channel", "demo-x")
     # Slots compressed into the next minute: one article every few seconds, in the channels' zone.
@@ -153,7 +169,7 @@ def _publish_path(folder: Path, feeds: str, x_api: str, graph_api: str, page_id:
             "schedule",
             str(article_id),
             "--channels",
-            "demo-x,demo-fb",
+            "all",
             "--at",
             when.strftime("%Y-%m-%d %H:%M:%S"),
         )
