@@ -200,6 +200,13 @@ def test_a_delivery_is_on_time_after_the_scheduler_lock_holder_is_killed(
         # RQ's scheduler could not have moved the job: the dead worker's lock is still there.
         assert rig.redis.get(SCHEDULER_LOCK) == holder, workers.logs()
         assert second.alive()
+        # The worker records the post right after the platform answers: let it finish before
+        # the block below stops the workers.
+        wait_for(
+            lambda: list_deliveries(rig.factory)[0].status == "published",
+            timeout=15,
+            what="the delivery recorded as published",
+        )
 
     assert post.created_at >= due
     assert seen - due <= timedelta(seconds=30)
