@@ -217,3 +217,8 @@ def same_link(a: str, b: str) -> bool:
         return (parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), parts.query)
 
     return norm(a) == norm(b)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """A platform's text as one bounded line, fit for exception messages and logs."""
+    return " ".join(text.split())[:limit]

@@ -42,6 +42,7 @@ from crosspost.platforms.base import (
     MetricsResult,
     OutgoingPost,
     PublishedPost,
+    one_line,
     same_link,
 )
 from crosspost.platforms.base import text_fingerprint as fingerprint_of
@@ -52,7 +53,6 @@ from crosspost.platforms.graph_errors import (
     from_graph_body,
     from_status,
     is_not_found_code,
-    one_line,
 )
 from crosspost.platforms.http import (
     LastResponse,

@@ -22,6 +22,7 @@ from crosspost.errors import (
     RetryLater,
     TooLong,
 )
+from crosspost.platforms.base import one_line
 from crosspost.platforms.http import LastResponse
 
 PLATFORM = "facebook"
@@ -116,8 +117,3 @@ def _backoff(last: LastResponse | None) -> float:
         if minutes > 0:
             return minutes * 60
     return DEFAULT_RATE_LIMIT_BACKOFF
-
-
-def one_line(text: str) -> str:
-    """One line, bounded: platform texts go into messages and logs."""
-    return " ".join(text.split())[:300]

@@ -38,6 +38,7 @@ from crosspost.platforms.base import (
     MetricsResult,
     OutgoingPost,
     PublishedPost,
+    one_line,
     same_link,
 )
 from crosspost.platforms.base import text_fingerprint as fingerprint_of
@@ -235,7 +236,7 @@ class MastodonPublisher:
 def _error(response: requests.Response, body: Any, action: str, *, creating: bool) -> PublishError:
     status = response.status_code
     said = body.get("error") if isinstance(body, Mapping) else None
-    said = _safe(str(said)) if said else "no Mastodon error body"
+    said = one_line(str(said)) if said else "no Mastodon error body"
     message = f"mastodon: could not {action}: HTTP {status}: {said}"
     code = str(status)
     lowered = said.lower()
@@ -305,8 +306,3 @@ def _parse_time(value: Any) -> datetime:
         except ValueError:
             pass
     return datetime.now(tz=UTC)
-
-
-def _safe(text: str) -> str:
-    """One line, bounded: platform texts go into messages and logs."""
-    return " ".join(text.split())[:300]

@@ -39,6 +39,7 @@ from crosspost.platforms.base import (
     OutgoingPost,
     PublishedPost,
     Secret,
+    one_line,
 )
 from crosspost.platforms.http import PlatformTransport, RequestNotSent, mount_transport
 from crosspost.platforms.registry import PLATFORMS
@@ -218,7 +219,7 @@ def _result(response: requests.Response, action: str, *, creating: bool) -> Any:
     if isinstance(body, Mapping) and body.get("ok") is True and status < 400:
         return body.get("result")
     if isinstance(body, Mapping) and "error_code" in body:
-        said = _safe(str(body.get("description", "")))
+        said = one_line(str(body.get("description", "")))
         parameters = body.get("parameters") or {}
         retry_after = parameters.get("retry_after") if isinstance(parameters, Mapping) else None
     else:
@@ -265,8 +266,3 @@ def _time(value: Any) -> datetime:
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, tz=UTC)
     return datetime.now(tz=UTC)
-
-
-def _safe(text: str) -> str:
-    """One line, bounded: platform texts go into messages and logs."""
-    return " ".join(text.split())[:300]

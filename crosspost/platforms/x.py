@@ -35,6 +35,7 @@ from crosspost.platforms.base import (
     MetricsResult,
     OutgoingPost,
     PublishedPost,
+    one_line,
     same_link,
 )
 from crosspost.platforms.base import text_fingerprint as fingerprint_of
@@ -272,7 +273,7 @@ def _mapped(action: str, *, creating: bool) -> Iterator[None]:
         raise RetryLater(f"x: could not {action}: {exc}", platform=PLATFORM) from None
     except (requests.RequestException, ValueError) as exc:
         # AnswerLost, a body cut short, a 2xx that is not JSON: the request was sent.
-        message = f"x: could not {action}: {type(exc).__name__}: {_safe(str(exc))}"
+        message = f"x: could not {action}: {type(exc).__name__}: {one_line(str(exc))}"
         if creating:
             raise OutcomeUnknown(message, platform=PLATFORM) from None
         raise RetryLater(message, platform=PLATFORM) from None
@@ -282,7 +283,7 @@ def _from_http(exc: tweepy.HTTPException, action: str, *, creating: bool) -> Pub
     response = exc.response
     status = int(response.status_code)
     said = "; ".join(str(m) for m in exc.api_messages) or str(response.reason or "")
-    message = f"x: could not {action}: HTTP {status}: {_safe(said)}"
+    message = f"x: could not {action}: HTTP {status}: {one_line(said)}"
     lowered = said.lower()
     code = str(status)
     if status == 429:
@@ -315,8 +316,3 @@ def _retry_after(headers: Mapping[str, str]) -> float:
         return max(1.0, float(reset) - now) if reset else DEFAULT_RATE_LIMIT_BACKOFF
     except ValueError:
         return DEFAULT_RATE_LIMIT_BACKOFF
-
-
-def _safe(text: str) -> str:
-    """One line, bounded: platform texts go into messages and logs."""
-    return " ".join(text.split())[:300]
