@@ -11,7 +11,7 @@ processes and measures:
 * CPU seconds of the worker processes and their work-horses (the rusage `wait4` returns for each
   worker includes its reaped horses), per delivery net of a worker's start-up cost (measured once
   per model on an empty queue);
-* peak RSS of the largest single process (wait4's ru_maxrss) and the peak PSS summed over every
+* peak RSS of the largest single worker process (VmHWM, sampled) and the peak PSS summed over every
   worker process and horse (sampled every 0.1 s through psutil);
 
 and verifies that the sandbox holds exactly N x channels posts, none twice, that every delivery
@@ -31,8 +31,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
-import re
 import resource
 import subprocess
 import sys
@@ -40,35 +38,46 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import psutil  # noqa: E402
-from redis import Redis  # noqa: E402
-from rq import Queue  # noqa: E402
-from rq.serializers import JSONSerializer  # noqa: E402
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+import psutil
+from _common import (
+    CLI,
+    DOC,
+    ROOT,
+    Load,
+    busy_seconds,
+    cpu_of,
+    database,
+    hwm,
+    warm_bytecode,
+    worker_env,
+)
+from _common import machine as _machine
+from _common import write_doc as _write_doc
+from redis import Redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+from sqlalchemy import func, select
 
-from crosspost.bootstrap import Workspace, utcnow  # noqa: E402
-from crosspost.db import migrate  # noqa: E402
-from crosspost.db.models import Article, Delivery  # noqa: E402
-from crosspost.db.session import make_engine, transaction  # noqa: E402
-from crosspost.domain.approval import Decision  # noqa: E402
-from crosspost.domain.xtext import weighted_length  # noqa: E402
-from crosspost.queue.rq_queue import DELIVERIES, MAINTENANCE, RQDeliveryQueue  # noqa: E402
-from crosspost.sandbox import Sandbox  # noqa: E402
-from crosspost.sandbox.state import DEMO_PAGE, DEMO_X_ACCOUNT  # noqa: E402
-from crosspost.services.articles import decide_articles  # noqa: E402
-from crosspost.services.channels import NewChannel, add_channel  # noqa: E402
-from crosspost.services.scheduling import When, schedule_article  # noqa: E402
-from crosspost.services.sources import add_source  # noqa: E402
-from crosspost.settings import load_settings  # noqa: E402
+from crosspost.bootstrap import Workspace, utcnow
+from crosspost.db.models import Article, Delivery
+from crosspost.db.session import transaction
+from crosspost.domain.approval import Decision
+from crosspost.domain.xtext import weighted_length
+from crosspost.queue.rq_queue import DELIVERIES, MAINTENANCE, RQDeliveryQueue
+from crosspost.sandbox import Sandbox
+from crosspost.sandbox.state import DEMO_PAGE, DEMO_X_ACCOUNT
+from crosspost.services.articles import decide_articles
+from crosspost.services.channels import NewChannel, add_channel
+from crosspost.services.scheduling import When, schedule_article
+from crosspost.services.sources import add_source
+from crosspost.settings import load_settings
 
 CREDENTIALS = {
     "CROSSPOST_GOV_X_CONSUMER_KEY": DEMO_X_ACCOUNT.consumer_key,
@@ -82,17 +91,8 @@ CREDENTIALS = {
 CHANNELS = ("gov-x", "gov-fb")
 PLATFORM_OF = {"gov-x": "x", "gov-fb": "facebook"}
 MODELS = ("fork", "simple")
-DOC = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- worker-model:start -->", "<!-- worker-model:end -->"
-CLI = Path(sys.executable).parent / "crosspost"
 SAMPLE_EVERY = 0.1
-PYCACHE = Path(tempfile.gettempdir()) / "crosspost-bench-pycache"
-"""Byte-code cache for the worker processes (as an installed crosspost has; this tree is run
-with PYTHONDONTWRITEBYTECODE=1, which would make every horse compile crosspost's modules)."""
-WARM_IMPORTS = (
-    "import crosspost.cli.main, crosspost.engine, crosspost.queue.worker, jobs.deliver, "
-    "crosspost.platforms.x, crosspost.platforms.facebook"
-)
+SECTION = "worker-model"
 
 
 def say(line: str = "") -> None:
@@ -130,34 +130,6 @@ class Baseline:
     cpu: float
     max_rss: int
     deliveries: int
-
-
-@contextlib.contextmanager
-def database(server: str | None, folder: Path) -> Iterator[str]:
-    """A fresh, migrated database: a SQLite file in `folder`, or a new PostgreSQL database."""
-    if server is None:
-        url = f"sqlite:///{folder / 'crosspost.db'}"
-        eng = make_engine(url)
-        migrate.upgrade(eng)
-        eng.dispose()
-        yield url
-        return
-    base = make_url(server)
-    admin_url = base.set(database=base.database or "postgres")
-    name = f"crosspost_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        eng = make_engine(url)
-        migrate.upgrade(eng)
-        eng.dispose()
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def prepare(
@@ -220,6 +192,7 @@ class Sampler:
     def __init__(self, pids: Sequence[int]) -> None:
         self.roots = [psutil.Process(pid) for pid in pids]
         self.peak = 0
+        self.max_rss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -235,6 +208,9 @@ class Sampler:
         while not self._stop.is_set():
             total = 0
             for root in self.roots:
+                # The worker's own peak (VmHWM): wait4's ru_maxrss would report at least this
+                # bench's size, which a child keeps from before its exec.
+                self.max_rss = max(self.max_rss, hwm(root.pid))
                 with contextlib.suppress(psutil.Error):
                     for proc in [root, *root.children(recursive=True)]:
                         with contextlib.suppress(psutil.Error):
@@ -256,17 +232,17 @@ def run_workers(
         argv += ["--name", f"bench-{tag}-{model}-{i}-{uuid.uuid4().hex[:6]}"]
         with log.open("wb") as out:
             procs.append((subprocess.Popen(argv, env=env, stdout=out, stderr=out), log))
-    cpu, max_rss, errors = 0.0, 0, []
+    cpu, errors = 0.0, []
     with Sampler([p.pid for p, _ in procs]) as sampler:
         for proc, log in procs:
             _pid, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)
             cpu += usage.ru_utime + usage.ru_stime
-            max_rss = max(max_rss, usage.ru_maxrss * 1024)
             if proc.returncode != 0:
                 tail = log.read_text(errors="replace").strip().splitlines()[-5:]
                 errors.append(f"worker exited {proc.returncode}: " + " | ".join(tail))
     wall = time.perf_counter() - started
+    max_rss = sampler.max_rss
     return wall, cpu, max_rss, sampler.peak, errors
 
 
@@ -328,7 +304,7 @@ def one_run(
         # The sandbox checks X's weighted length with crosspost's own counter, whose URL regex
         # takes ~0.5 s to compile on first use: pay that here, not inside the first run's drain.
         weighted_length("https://portal.example/tin-0.htm")
-        env = worker_env(config)
+        env = worker_env(config, CREDENTIALS)
         ws = prepare(config, env, sandbox, redis, n, args.channels)
         try:
             if model not in baseline and not args.smoke:
@@ -366,32 +342,6 @@ def one_run(
         net = (cpu - workers * base.cpu) / max(1, delivered - workers * base.deliveries)
     other = max(0.0, busy - mine) / wall
     return Result(model, workers, delivered, wall, drain, cpu, net, rss, pss, other, errors)
-
-
-def cpu_of(usage: resource.struct_rusage) -> float:
-    return usage.ru_utime + usage.ru_stime
-
-
-def busy_seconds() -> float:
-    """CPU seconds the whole machine has spent busy (all CPUs), from /proc/stat."""
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def worker_env(config: Path) -> dict[str, str]:
-    """The workers' environment: this one, the channel credentials, the configuration."""
-    env = {**os.environ, **CREDENTIALS, "CROSSPOST_CONFIG": str(config)}
-    for name in ("CROSSPOST_DATABASE_URL", "CROSSPOST_REDIS_URL", "PYTHONDONTWRITEBYTECODE"):
-        env.pop(name, None)
-    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
-    return env
-
-
-def warm_bytecode() -> None:
-    """Fill the workers' byte-code cache, so no run pays for compiling (idempotent)."""
-    env = worker_env(Path("/nonexistent"))
-    subprocess.run([sys.executable, "-c", WARM_IMPORTS], env=env, cwd=ROOT, check=True)
 
 
 PARK = "crosspost-bench-held-back"
@@ -533,26 +483,6 @@ def breakdown_line(steps: dict[str, float]) -> str:
     )
 
 
-def machine() -> list[str]:
-    cpu_model = "unknown"
-    with contextlib.suppress(OSError):
-        m = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        if m:
-            cpu_model = m.group(1).strip()
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
-    date = subprocess.run(["date"], capture_output=True, text=True, check=False).stdout.strip()
-    import rq
-    import sqlalchemy
-
-    return [
-        f"- Machine: {nproc} CPUs (`nproc`), {cpu_model}; Linux {platform.release()}",
-        f"- Python {platform.python_version()}, rq {rq.__version__}, "
-        f"SQLAlchemy {sqlalchemy.__version__}",
-        f"- Date: {date}",
-        f"- 1-minute load average at start / end of the bench: {LOAD[0]:.1f} / {LOAD[-1]:.1f}",
-    ]
-
-
 def recommendation(
     results: Sequence[Result], steps: dict[str, float], latency_ms: int
 ) -> list[str]:
@@ -631,19 +561,14 @@ LOAD: list[float] = []
 """1-minute load average when the bench started and ended (the machine may be shared)."""
 
 
+def machine() -> list[str]:
+    load = Load()
+    load.start, load.end = LOAD[0], LOAD[-1]
+    return _machine(load)
+
+
 def write_doc(lines: list[str]) -> None:
-    section = "\n".join([START, *lines, END])
-    if DOC.exists():
-        current = DOC.read_text()
-        if START in current and END in current:
-            before, rest = current.split(START, 1)
-            _, after = rest.split(END, 1)
-            DOC.write_text(before + section + after)
-            return
-        DOC.write_text(current.rstrip("\n") + "\n\n" + section + "\n")
-        return
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text("# Benchmarks\n\nMeasurements behind crosspost's defaults.\n\n" + section + "\n")
+    _write_doc(SECTION, lines)
 
 
 def section(
@@ -682,7 +607,7 @@ def section(
         "`wait4` gives for each worker). *CPU ms/delivery*: the marginal cost, net of each "
         "worker's fixed cost (the baseline below: start-up, sweep and first delivery on each "
         "channel, when imports, connections and caches warm up).",
-        "- *peak RSS (1 proc)*: largest single process (ru_maxrss); *peak PSS (all)*: "
+        "- *peak RSS (1 proc)*: largest single worker process (VmHWM, sampled); *peak PSS (all)*: "
         "proportional set size summed over all worker processes and horses, sampled every "
         "0.1 s (pages a horse shares copy-on-write with its parent count once).",
         "- *other load*: CPU the machine spent outside the bench and its workers during the "

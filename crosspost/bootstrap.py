@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,7 +39,9 @@ class Workspace:
     """Settings plus the lazily built database engine of one process."""
 
     settings: Settings
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    # Not in repr: the environment holds the channels' credentials, and a Workspace shows up in
+    # tracebacks that print locals.
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
 
     @cached_property
     def engine(self) -> Engine:
@@ -51,7 +54,6 @@ class Workspace:
         """A sessionmaker on a database whose schema is current (else a clear ConfigError)."""
         from sqlalchemy.exc import OperationalError
 
-        from crosspost.db import migrate
         from crosspost.db.session import session_factory
         from crosspost.settings import mask_url
 
@@ -61,6 +63,10 @@ class Workspace:
             # Connecting would create an empty file; say what to do instead.
             raise ConfigError(f"database {sqlite_file} does not exist: run `crosspost init`")
         try:
+            if _at_head(self.engine):  # the common case, without importing Alembic
+                return session_factory(self.engine)
+            from crosspost.db import migrate
+
             current = migrate.current_revision(self.engine)
             head = migrate.head_revision(self.engine)
         except OperationalError as exc:
@@ -98,6 +104,56 @@ class Workspace:
     def close(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+_REVISION = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.M)
+
+
+def _head_in_files() -> str | None:
+    """The one head revision, read from the migration files; None when unsure (no files, a
+    branch, a merge, an unusual file), and then the caller asks Alembic."""
+    import crosspost.db
+
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    folder = Path(crosspost.db.__file__).parent / "migrations" / "versions"
+    for path in folder.glob("*.py"):
+        found = dict(_REVISION.findall(path.read_text(encoding="utf-8")))
+        revision, parent = found.get("revision", ""), found.get("down_revision", "")
+        if not re.fullmatch(r"['\"][\w-]+['\"]", revision):
+            return None
+        revisions.add(revision[1:-1])
+        if parent != "None":
+            if not re.fullmatch(r"['\"][\w-]+['\"]", parent):
+                return None
+            parents.add(parent[1:-1])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _at_head(engine: Engine) -> bool:
+    """True when the database's one `alembic_version` row is the head revision.
+
+    Importing Alembic to check this costs ~0.15 s, most of what a short command like
+    `crosspost articles list` would otherwise spend (docs/benchmarks.md, CLI responsiveness).
+    False when unsure; an unreachable database raises OperationalError as Alembic's would.
+    """
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    head = _head_in_files()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    except ProgrammingError:  # PostgreSQL: no such table
+        return False
+    except OperationalError as exc:
+        if "no such table" in str(exc.orig):  # SQLite
+            return False
+        raise
+    return [r[0] for r in rows] == [head]
 
 
 def open_workspace(

@@ -20,15 +20,21 @@ from redis import Redis
 from crosspost.bootstrap import Workspace, open_workspace, utcnow
 from crosspost.platforms.base import Publisher
 from crosspost.platforms.registry import build_publisher
+from crosspost.queue import liveness
 from crosspost.queue.rq_queue import DELIVERY_TIMEOUT, RQDeliveryQueue
 from crosspost.services import dispatch, metrics, scheduling
 from crosspost.services.channels import connection_for, get_channel
 from crosspost.services.compose import Templates
 from crosspost.services.ledger import WORKER
 from crosspost.services.sweep import sweep
+from crosspost.services.tokens import store_for, token_cipher
 
 STUCK_AFTER = timedelta(seconds=DELIVERY_TIMEOUT + 30)
 """A delivery in `sending` longer than a job may run has lost its worker."""
+
+OVERDUE = dispatch.EARLY_WAIT_MAX + timedelta(seconds=5)
+"""A delivery still unclaimed this long after its due time has lost the job that was to send
+it, whatever RQ says (its worker died between taking the job and claiming the delivery)."""
 
 
 @dataclass
@@ -50,7 +56,14 @@ class Engine:
         if channel not in self._publishers:
             ws = self.workspace
             view = get_channel(ws.factory, channel, ws.environ)
-            connection = connection_for(view, ws.environ)
+            store = store_for(
+                ws.factory,
+                view.id,
+                view.platform,
+                lambda: token_cipher(ws.environ, ws.settings.workspace),
+                clock=utcnow,
+            )
+            connection = connection_for(view, ws.environ, token_store=store)
             if connection.platform == "facebook" and "metric_fields" not in connection.options:
                 # The Graph fields read for engagement are configured once, in [metrics].
                 fields = ",".join(ws.settings.metrics.facebook_fields)
@@ -72,6 +85,7 @@ class Engine:
             templates=self.templates,
             clock=utcnow,
             sleep=time.sleep,
+            holder=liveness.holder(),
         )
         return outcome.result
 
@@ -95,10 +109,17 @@ class Engine:
         )
         for p in planned:
             self.queue.enqueue_delivery(p.delivery_id, p.version, p.due_at)
-        report = sweep(self.workspace.factory, now=utcnow(), stuck_after=STUCK_AFTER)
+        report = sweep(
+            self.workspace.factory,
+            now=utcnow(),
+            stuck_after=STUCK_AFTER,
+            dead_holders=lambda holders: liveness.dead_holders(self.redis, holders),
+        )
         moved = 0
+        overdue_before = utcnow() - OVERDUE
         for due in report.due:
-            if self.queue.ensure_due(due.delivery_id, due.version) != "present":
+            overdue = due.due_at < overdue_before
+            if self.queue.ensure_due(due.delivery_id, due.version, overdue=overdue) != "present":
                 moved += 1
         for delivery_id in report.unconfirmed:
             self.queue.enqueue_reconcile(delivery_id, utcnow())

@@ -1,6 +1,12 @@
 """The feed adapter: HTTP fetch with httpx, parsing with feedparser, into plain domain values.
 
 Every failure leaves here as a FeedError with a one-line reason; nothing else escapes `fetch`.
+
+Server-side request forgery: a host name is resolved once, per connection, by the network
+backend that then connects to the very address it checked (`PinnedBackend`), so a resolver that
+answers "public" to a check and "127.0.0.1" to the connection (DNS rebinding) has no second
+question to answer. TLS still verifies the certificate for, and sends SNI with, the host name.
+Every redirect hop opens its connection through the same backend, so it is checked the same way.
 """
 
 from __future__ import annotations
@@ -10,12 +16,15 @@ import contextlib
 import io
 import ipaddress
 import socket
+import ssl
 import time
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
 import feedparser
+import httpcore
 import httpx
 
 from crosspost.domain.feed import (
@@ -25,6 +34,7 @@ from crosspost.domain.feed import (
     judge_parse,
     refuse_unsafe_body,
 )
+from crosspost.domain.urls import is_public_address
 from crosspost.errors import FeedError
 from crosspost.settings import IngestSettings
 
@@ -35,24 +45,152 @@ _ACCEPT = (
 _MAX_REDIRECTS = 5
 
 
+Resolver = Callable[[str, int], Sequence[str]]
+"""Host name and port -> the IP addresses to connect to (`system_resolver` in production)."""
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """The operating system's answers for `host`, as IP address strings, in its order."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class PinnedBackend(httpcore.NetworkBackend):
+    """Opens TCP connections only to addresses it resolved and checked itself.
+
+    The host is resolved once per connection; unless `allow_private`, every answer must be a
+    public address (one inside answer refuses them all: a resolver mixing answers is hostile).
+    `network` (httpcore's own backend in production; a test may route addresses elsewhere) is
+    then asked to connect to a checked address, never to the name, so nothing resolves it
+    again. httpcore starts TLS on the returned stream with the URL's host name, so certificate
+    verification and SNI are unchanged.
+    """
+
+    def __init__(
+        self,
+        resolver: Resolver,
+        *,
+        allow_private: bool,
+        network: httpcore.NetworkBackend | None = None,
+    ) -> None:
+        self._resolve = resolver
+        self._allow_private = allow_private
+        self._network = network or httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        last: Exception | None = None
+        for address in self.addresses(host, port):
+            try:
+                return self._network.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None  # `addresses` is never empty
+        raise last
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("feeds are not fetched over Unix sockets")
+
+    def sleep(self, seconds: float) -> None:
+        self._network.sleep(seconds)
+
+    def addresses(self, host: str, port: int) -> list[str]:
+        """The checked addresses for `host`; FeedError if one is not public (and must be)."""
+        host = host.strip("[]")
+        literal = _ip_literal(host)
+        try:
+            answers = [literal] if literal else list(self._resolve(host, port))
+        except (OSError, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
+        if not answers:
+            raise httpcore.ConnectError(f"cannot resolve {host}: no address")
+        if not self._allow_private:
+            for answer in answers:
+                if not is_public_address(answer):
+                    raise FeedError(
+                        f"refusing to fetch from non-public address {answer} ({host}); "
+                        "allow it on the source if intended"
+                    )
+        return answers
+
+
+def _ip_literal(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host.split("%", 1)[0])) if host else None
+    except ValueError:
+        return None
+
+
+class _PinnedTransport(httpx.HTTPTransport):
+    """httpx's transport on a connection pool that connects through `PinnedBackend`.
+
+    HTTPTransport takes no network backend, so its pool is replaced: `_pool` is what its
+    `handle_request` sends through (httpx 0.28). tests/hostile/test_ssrf.py fails at once if an
+    upgrade changes that, since every test there asserts which addresses were dialled.
+    """
+
+    def __init__(self, backend: PinnedBackend, ssl_context: ssl.SSLContext | None) -> None:
+        # Proxies from the environment are not used: a proxy would resolve the name itself.
+        super().__init__(trust_env=False)
+        context = ssl_context or httpx.create_ssl_context(trust_env=False)
+        self._pool = httpcore.ConnectionPool(ssl_context=context, network_backend=backend)
+
+
 class FeedFetcher:
     """Fetches and parses feeds. Build one from settings (bootstrap does); close it when done.
 
-    `client` is the seam for tests and for bootstrap's shared client; without one, a client is
-    made with the settings' User-Agent and closed by `close()`.
+    `resolver` (the only way names become addresses; production: the operating system's),
+    `network` (what connects to a checked address; production: httpcore's sockets) and
+    `ssl_context` (which certificates are trusted; production: certifi's) are the seams for
+    tests. Two clients are kept, one that refuses non-public addresses and one for
+    sources marked `--allow-private`, made when first needed.
     """
 
-    def __init__(self, settings: IngestSettings, *, client: httpx.Client | None = None) -> None:
-        self._own_client = client is None
-        self._client = client or httpx.Client(
-            headers={"User-Agent": settings.user_agent, "Accept": _ACCEPT},
-            timeout=settings.timeout_seconds,
-        )
+    def __init__(
+        self,
+        settings: IngestSettings,
+        *,
+        resolver: Resolver = system_resolver,
+        network: httpcore.NetworkBackend | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._settings = settings
+        self._resolver = resolver
+        self._network = network
+        self._ssl_context = ssl_context
+        self._clients: dict[bool, httpx.Client] = {}
+
+    def _client(self, allow_private: bool) -> httpx.Client:
+        client = self._clients.get(allow_private)
+        if client is None:
+            backend = PinnedBackend(
+                self._resolver, allow_private=allow_private, network=self._network
+            )
+            client = httpx.Client(
+                headers={"User-Agent": self._settings.user_agent, "Accept": _ACCEPT},
+                timeout=self._settings.timeout_seconds,
+                transport=_PinnedTransport(backend, self._ssl_context),
+                trust_env=False,
+                follow_redirects=False,
+            )
+            self._clients[allow_private] = client
+        return client
 
     def close(self) -> None:
-        """Close the HTTP client if this fetcher made it."""
-        if self._own_client:
-            self._client.close()
+        """Close the HTTP clients."""
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
 
     def __enter__(self) -> FeedFetcher:
         return self
@@ -74,10 +212,11 @@ class FeedFetcher:
     ) -> FetchResult:
         """GET `url` conditionally and parse it; FeedError with a one-line reason on any failure.
 
-        `timeout` bounds the whole download, not only each read, so a server that drips bytes
-        cannot hold a run; at most `max_bytes` (after decompression) are read. Unless
-        `allow_private`, a URL or redirect that resolves to a private or loopback address is
-        refused: a source's URL comes from configuration, but must not reach internal services.
+        `timeout` bounds the whole fetch, redirects and download included, not only each read,
+        so a server that drips bytes cannot hold a run; at most `max_bytes` (after
+        decompression) are read; at most `_MAX_REDIRECTS` redirects are followed. Unless
+        `allow_private`, a host (of the URL or of any redirect) that resolves to a non-public
+        address is refused before anything is sent to it.
         """
         headers = {}
         if etag:
@@ -85,16 +224,16 @@ class FeedFetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         deadline = time.monotonic() + timeout
+        client = self._client(allow_private)
         target = url
         try:
-            # Redirects are followed by hand so that every hop is checked before it is requested.
+            # Redirects are followed by hand: bounded, and each hop gets only the time left.
             for _hop in range(_MAX_REDIRECTS + 1):
-                request = self._client.build_request(
-                    "GET", target, headers=headers, timeout=timeout
-                )
-                if not allow_private:
-                    _refuse_private(request.url)
-                response = self._client.send(request, stream=True, follow_redirects=False)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise FeedError(f"timed out after {timeout:g} s")
+                request = client.build_request("GET", target, headers=headers, timeout=left)
+                response = client.send(request, stream=True, follow_redirects=False)
                 try:
                     if response.next_request is not None:
                         target = str(response.next_request.url)
@@ -111,6 +250,9 @@ class FeedFetcher:
             raise FeedError(f"unusable feed URL: {_first_line(exc)}") from None
         except httpx.HTTPError as exc:
             raise FeedError(f"HTTP error: {type(exc).__name__}: {_first_line(exc)}") from None
+        except ValueError as exc:  # UnicodeError included
+            # httpx raises these for some malformed redirect targets and header values.
+            raise FeedError(f"unusable URL or response: {_first_line(exc)}") from None
 
 
 def _result(
@@ -161,21 +303,6 @@ def _read_capped(
     return b"".join(chunks)
 
 
-def _refuse_private(url: httpx.URL) -> None:
-    host = url.host
-    try:
-        infos = socket.getaddrinfo(host, url.port or 443, type=socket.SOCK_STREAM)
-    except OSError:
-        return  # the request itself already failed or will fail with a clearer error
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])  # drop an IPv6 scope
-        if not address.is_global:
-            raise FeedError(
-                f"refusing to fetch from non-public address {address} ({host}); "
-                "allow it on the source if intended"
-            )
-
-
 def parse_feed(body: bytes, *, url: str, content_type: str | None) -> ParsedFeed:
     """Parse a feed body with feedparser; FeedError if it is unsafe or not a usable feed.
 
@@ -184,7 +311,12 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None) -> ParsedFeed
     refuse_unsafe_body(body)
     headers = {"content-location": url, "content-type": _xml_content_type(content_type)}
     try:
-        parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
+        parsed = feedparser.parse(
+            io.BytesIO(body),
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
     except Exception as exc:  # noqa: BLE001 - feedparser's failure modes are not documented
         raise FeedError(f"feed could not be parsed: {type(exc).__name__}") from None
     problem = parsed.get("bozo_exception")

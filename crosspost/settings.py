@@ -48,12 +48,15 @@ class DatabaseSettings(_Section):
             from sqlalchemy.exc import ArgumentError
 
             try:
-                make_url(value)
+                backend = make_url(value).get_backend_name()
             except ArgumentError:
                 raise ValueError(
                     "not a valid SQLAlchemy URL (e.g. sqlite:///path/crosspost.db or "
                     "postgresql+psycopg://user@host/db)"
                 ) from None
+            if backend not in ("sqlite", "postgresql"):
+                # Another dialect would fail later, inside SQLAlchemy, on a missing driver.
+                raise ValueError(f"{backend!r} is not supported: use SQLite or PostgreSQL")
         return value
 
 
@@ -69,7 +72,7 @@ class DisplaySettings(_Section):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a folder: OSError
             raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
         return value
 

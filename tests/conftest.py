@@ -26,6 +26,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 REQUIRE_SERVERS = os.environ.get("CROSSPOST_REQUIRE_SERVERS") == "1"
 
+pytest_plugins = ["tests.canary"]
+"""The session-wide canary credential and its leak scan (see tests/canary.py)."""
+
 
 def _postgres_unavailable() -> str | None:
     try:
@@ -73,11 +76,13 @@ def postgres_template() -> Iterator[str | None]:
 
 
 @pytest.fixture
-def postgres_url(postgres_template: str | None) -> Iterator[str]:
+def postgres_url(postgres_template: str | None, request: pytest.FixtureRequest) -> Iterator[str]:
     """The session's migrated PostgreSQL database, emptied for this test.
 
     Emptying (TRUNCATE … RESTART IDENTITY) costs milliseconds where creating a database per test
-    cost most of a second; ids start at 1 again, as on a fresh database.
+    cost most of a second; ids start at 1 again, as on a fresh database. Afterwards its text
+    columns are scanned for the canary credential (tests/canary.py), before the next test empties
+    it.
     """
     reason = postgres_skip_reason()
     if reason or postgres_template is None:
@@ -91,7 +96,10 @@ def postgres_url(postgres_template: str | None) -> Iterator[str]:
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     eng.dispose()
-    return url
+    yield url
+    from tests.canary import scan_postgres
+
+    scan_postgres(url, request.node.nodeid)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -10,8 +10,10 @@ from rich.text import Text
 from crosspost.bootstrap import utcnow
 from crosspost.cli.common import (
     JSON_HELP,
+    MAX_ID,
     console,
     local_time,
+    parse_id,
     print_json,
     table,
     to_jsonable,
@@ -21,7 +23,7 @@ from crosspost.domain.approval import ArticleStatus, Decision
 
 app = typer.Typer(help="Ingested articles and their approval.", no_args_is_help=True)
 
-IdsArg = Annotated[list[int], typer.Argument(help="One or more article ids.", min=1)]
+IdsArg = Annotated[list[int], typer.Argument(help="One or more article ids.", parser=parse_id)]
 ByOpt = Annotated[
     str | None,
     typer.Option("--by", help="Who decides (default: $CROSSPOST_USER, else the OS user)."),
@@ -36,7 +38,7 @@ def list_(
     ] = None,
     source: Annotated[str | None, typer.Option("--source", help="Only this source's.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="Rows per page.")] = 50,
-    offset: Annotated[int, typer.Option("--offset", min=0, help="Rows to skip.")] = 0,
+    offset: Annotated[int, typer.Option("--offset", min=0, max=MAX_ID, help="Rows to skip.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """List articles, newest first.
@@ -77,7 +79,7 @@ def list_(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    article_id: Annotated[int, typer.Argument(help="Article id.")],
+    article_id: Annotated[int, typer.Argument(help="Article id.", parser=parse_id)],
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Show one article: text, sources, revisions, decisions, posts and their latest engagement.
@@ -139,7 +141,7 @@ def show(
                         p.status,
                         local_time(p.published_at, zone),
                         p.post_url or p.post_id or p.last_error or "",
-                        *(engagement.get(p.channel, {}).get(m, "-") for m in names),
+                        *(_figure(engagement, p.channel, p.platform, m) for m in names),
                     )
                     for p in posts
                 ],
@@ -201,3 +203,20 @@ def withdraw(
     Example: crosspost articles withdraw 12 --note "chờ số liệu mới"
     """
     _decide(ctx, ids, Decision.WITHDRAW, by, note)
+
+
+def _figure(engagement: dict[str, dict[str, int]], channel: str, platform: str, name: str) -> str:
+    """A post's latest value of one metric; "n/a" when the platform cannot give it (Telegram,
+    Zalo's likes), "-" when it has not been read yet."""
+    from crosspost.platforms.registry import PLATFORMS
+
+    value = engagement.get(channel, {}).get(name)
+    if value is not None:
+        return str(value)
+    info = PLATFORMS.get(platform)
+    known = {"likes", "shares", "comments"}
+    if info is not None and name in known and name not in info.engagement:
+        return "n/a"
+    if info is not None and not info.engagement:
+        return "n/a"
+    return "-"

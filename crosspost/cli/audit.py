@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from crosspost.cli.common import JSON_HELP, console, local_time, print_json, table, workspace
+from crosspost.cli.common import (
+    JSON_HELP,
+    MAX_ID,
+    console,
+    local_time,
+    parse_id,
+    print_json,
+    table,
+    workspace,
+)
 from crosspost.errors import CrosspostError
 
 app = typer.Typer(help="The audit log of every decision and change of state.", no_args_is_help=True)
@@ -20,9 +29,12 @@ class AuditBroken(CrosspostError):
 def list_(
     ctx: typer.Context,
     article: Annotated[
-        int | None, typer.Option("--article", help="Only this article's entries.")
+        int | None,
+        typer.Option("--article", parser=parse_id, help="Only this article's entries."),
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the newest N.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, max=MAX_ID, help="Only the newest N.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """List audit entries, oldest first.

@@ -20,9 +20,26 @@ if TYPE_CHECKING:
     from crosspost.bootstrap import Workspace
 
 console = Console(highlight=False, soft_wrap=False, markup=False)
-err_console = Console(stderr=True, highlight=False, markup=False)
+# soft_wrap: an error or a progress line stays one line whatever the terminal's width.
+err_console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 JSON_HELP = "Print machine-readable JSON instead of a table."
+
+MAX_ID = 2_147_483_647
+"""Largest id or count a command accepts: ids are 32-bit in PostgreSQL, 64-bit in SQLite, and
+a bigger number must be a usage error, not an overflow inside the database driver."""
+
+
+def parse_id(value: str) -> int:
+    """An id as typed: ASCII digits only, 1 to MAX_ID; anything else is a usage error.
+
+    Stricter than int(): "1.0", " 1", "1_0" and "٣" name no row, and a command that acts on
+    a row must not guess which one was meant.
+    """
+    text = str(value)
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
+        raise typer.BadParameter(f"{value!r} is not an id (a whole number from 1 to {MAX_ID})")
+    return int(text)
 
 
 @dataclasses.dataclass

@@ -9,7 +9,15 @@ import typer
 from rich.text import Text
 
 from crosspost.bootstrap import utcnow
-from crosspost.cli.common import JSON_HELP, console, local_time, print_json, table, workspace
+from crosspost.cli.common import (
+    JSON_HELP,
+    console,
+    local_time,
+    parse_id,
+    print_json,
+    table,
+    workspace,
+)
 from crosspost.domain.delivery import DeliveryStatus
 
 app = typer.Typer(help="Deliveries: one article on one channel.", no_args_is_help=True)
@@ -22,7 +30,9 @@ def list_(
         DeliveryStatus | None, typer.Option("--status", help="Only deliveries in this state.")
     ] = None,
     channel: Annotated[str | None, typer.Option("--channel", help="Only this channel's.")] = None,
-    article: Annotated[int | None, typer.Option("--article", help="Only this article's.")] = None,
+    article: Annotated[
+        int | None, typer.Option("--article", parser=parse_id, help="Only this article's.")
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="At most.")] = 200,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
@@ -68,7 +78,7 @@ def list_(
 @app.command("retry")
 def retry(
     ctx: typer.Context,
-    delivery: Annotated[int, typer.Argument(help="Delivery id.")],
+    delivery: Annotated[int, typer.Argument(help="Delivery id.", parser=parse_id)],
     by: Annotated[str | None, typer.Option("--by", help="Who asks.")] = None,
 ) -> None:
     """Send a failed or cancelled delivery again now (that delivery only).
@@ -87,7 +97,7 @@ def retry(
 @app.command("cancel")
 def cancel(
     ctx: typer.Context,
-    delivery: Annotated[int, typer.Argument(help="Delivery id.")],
+    delivery: Annotated[int, typer.Argument(help="Delivery id.", parser=parse_id)],
     by: Annotated[str | None, typer.Option("--by", help="Who cancels.")] = None,
     note: Annotated[str, typer.Option("--note", help="Why, for the record.")] = "",
 ) -> None:

@@ -1,6 +1,6 @@
 """`crosspost demo`: the main job on embedded defaults, for a newcomer, in under a minute.
 
-A throw-away workspace (SQLite, the embedded Redis), the sandbox standing in for X and Facebook,
+A throw-away workspace (SQLite, the embedded Redis), the sandbox standing in for the platforms,
 and the bundled sample feeds served on a local port. Each step is a real crosspost command, shown
 as typed and run in-process; the worker is the real RQ worker. Nothing is left behind.
 """
@@ -73,6 +73,7 @@ def _run(folder: Path) -> None:
         DEMO_PAGE,
         DEMO_TELEGRAM_BOT,
         DEMO_X_ACCOUNT,
+        DEMO_ZALO_OA,
     )
 
     config = folder / "crosspost.toml"
@@ -84,6 +85,8 @@ def _run(folder: Path) -> None:
         "CROSSPOST_DEMO_FB_PAGE_ACCESS_TOKEN": DEMO_PAGE.access_token,
         "CROSSPOST_DEMO_TG_BOT_TOKEN": DEMO_TELEGRAM_BOT.token,
         "CROSSPOST_DEMO_MASTO_ACCESS_TOKEN": DEMO_MASTODON_ACCOUNT.access_token,
+        "CROSSPOST_DEMO_ZALO_APP_SECRET": DEMO_ZALO_OA.app_secret,
+        "CROSSPOST_DEMO_ZALO_REFRESH_TOKEN": DEMO_ZALO_OA.refresh_token,
     }
     started = time.monotonic()
     with (
@@ -91,7 +94,7 @@ def _run(folder: Path) -> None:
         Sandbox.start() as sandbox,
         _environment({**credentials, "CROSSPOST_CONFIG": str(config)}),
     ):
-        console.print(Rule("crosspost demo: portal feeds to four platforms, end to end"))
+        console.print(Rule("crosspost demo: portal feeds to five platforms, end to end"))
         console.print(f"Sandbox (stand-in for the platforms' APIs): {sandbox.url}")
         _step("init")
         # The demo holds the workspace's embedded Redis for its whole run; it stops at the end.
@@ -102,6 +105,8 @@ def _run(folder: Path) -> None:
 
 
 def _publish_path(folder: Path, feeds: str, sandbox: Sandbox, page_id: str, chat: str) -> None:
+    from crosspost.sandbox.state import DEMO_ZALO_OA
+
     config = folder / "crosspost.toml"
     _step("sources", "add", "chinhphu", f"{feeds}/chinhphu.rss", "--trusted", "--allow-private")
     _step("sources", "add", "bo-tttt", f"{feeds}/bo-tttt.atom", "--allow-private")
@@ -153,6 +158,18 @@ def _publish_path(folder: Path, feeds: str, sandbox: Sandbox, page_id: str, chat
             sandbox.mastodon_api_base,
             "--hashtag",
             "#ChinhPhu",
+        ],
+        "demo-zalo": [
+            "--platform",
+            "zalo",
+            "--oa-id",
+            DEMO_ZALO_OA.oa_id,
+            "--app-id",
+            DEMO_ZALO_OA.app_id,
+            "--cover-url",
+            "https://chinhphu.vn/images/cover.jpg",
+            "--api-base",
+            sandbox.zalo_api_base,
         ],
     }
     for name, options in channels.items():

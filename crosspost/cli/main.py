@@ -13,6 +13,14 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
+try:  # Typer 0.2x vendors Click: its exceptions live in the vendored package (private name).
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+except ImportError:  # pragma: no cover - a Typer that uses the installed Click
+    from click.exceptions import (  # type: ignore[assignment]
+        ClickException,
+        NoArgsIsHelpError,
+    )
+
 from crosspost import __version__
 from crosspost.cli import (
     articles,
@@ -89,18 +97,37 @@ report.register(app)
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (tests call this in-process)."""
     try:
-        app(args=argv, prog_name="crosspost")
+        # Not standalone: Click's usage errors come here, to be printed as one line too.
+        result = app(args=argv, prog_name="crosspost", standalone_mode=False)
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except CrosspostError as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        err_console.print(Text("error: ", style="bold red") + Text(message))
+        _error_line(str(exc) or type(exc).__name__)
+        return 1
+    except NoArgsIsHelpError as exc:
+        # Typer's rich help has been printed already; plain Click's is in the message.
+        if exc.format_message():
+            err_console.print(exc.format_message(), soft_wrap=False)
+        return 2
+    except ClickException as exc:
+        ctx = getattr(exc, "ctx", None)  # usage errors carry the command's context
+        command = ctx.command_path if ctx is not None else "crosspost"
+        _error_line(f"{exc.format_message()} (see: {command} --help)")
+        return exc.exit_code
+    except typer.Abort:
+        err_console.print("aborted")
         return 1
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130
-    return 0
+    # A command's typer.Exit(code) comes back as its code; a command returns None.
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
+
+
+def _error_line(message: str) -> None:
+    line = " ".join(message.split()) or "unknown error"
+    err_console.print(Text("error: ", style="bold red") + Text(line))
 
 
 def run() -> None:

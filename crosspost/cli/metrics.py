@@ -40,8 +40,11 @@ def collect(
     """
     from crosspost.engine import Engine
     from crosspost.queue.connection import connect
+    from crosspost.services.channels import get_channel
 
     ws = workspace(ctx)
+    for name in channel or ():
+        get_channel(ws.factory, name, ws.environ)  # NotFound: a typo must not read as "nothing due"
     engine = Engine(ws, connect(ws.settings))
     report = engine.collect_metrics(only=channel or (), actor=ws.actor(by))
     if as_json:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -90,7 +93,7 @@ def report(
     ws = workspace(ctx)
     try:
         zone = ZoneInfo(timezone) if timezone else ws.settings.zone
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a folder: OSError
         raise InvalidInput(f"unknown time zone {timezone!r} (use an IANA name)") from None
     if period is not None:
         chosen = parse_period(period, zone)
@@ -112,16 +115,31 @@ def _emit(result: Report, fmt: Format, lang: Lang, output: Path | None) -> None:
             return
         from rich.console import Console
 
-        with output.open("w", encoding="utf-8") as handle:
-            _print_tables(result, lang, Console(file=handle, width=160, highlight=False))
+        buffer = io.StringIO()
+        _print_tables(result, lang, Console(file=buffer, width=160, highlight=False))
+        document = buffer.getvalue()
     else:
         render = {Format.CSV: to_csv, Format.JSON: to_json}.get(fmt)
         document = render(result) if render else render_html(result, lang)
         if output is None:
             typer.echo(document, nl=False)
             return
-        output.write_text(document, encoding="utf-8")
+    _write_whole(output, document)
     console.print(f"Report written to {output}.")
+
+
+def _write_whole(output: Path, document: str) -> None:
+    """Write `document` to `output` entirely or not at all (a failure leaves no partial file)."""
+    if not output.name or output.is_dir():
+        raise InvalidInput(f"cannot write {output}: it is a folder")
+    part = output.with_name(f".{output.name}.{os.getpid()}.part")
+    try:
+        part.write_text(document, encoding="utf-8")
+        part.replace(output)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            part.unlink()
+        raise InvalidInput(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
 def _print_tables(result: Report, lang: Lang, out: Console) -> None:

@@ -8,7 +8,15 @@ from zoneinfo import ZoneInfo
 import typer
 
 from crosspost.bootstrap import Workspace, utcnow
-from crosspost.cli.common import JSON_HELP, console, local_time, print_json, table, workspace
+from crosspost.cli.common import (
+    JSON_HELP,
+    MAX_ID,
+    console,
+    local_time,
+    print_json,
+    table,
+    workspace,
+)
 from crosspost.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -45,13 +53,13 @@ def schedule(
     if target == "list":
         _show_upcoming(ws, as_json)
         return
-    if not target.isdigit():
+    if not (target.isascii() and target.isdigit()) or not 0 < int(target) <= MAX_ID:
         raise InvalidInput(f"{target!r} is not an article id (or `list`)")
-    if not channels:
+    names = [n.strip() for n in (channels or "").split(",") if n.strip()]
+    if not names:
         raise InvalidInput("give --channels (names separated by commas, or all)")
     if at and now:
         raise InvalidInput("give either --at or --now, not both")
-    names = [n.strip() for n in channels.split(",") if n.strip()]
     planned = _plan(ws, int(target), names, at, now, ws.actor(by))
     enqueue_planned(ws, planned)
     if as_json:

@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from crosspost.bootstrap import utcnow
-from crosspost.cli.common import JSON_HELP, console, local_time, print_json, table, workspace
+from crosspost.cli.common import (
+    JSON_HELP,
+    MAX_ID,
+    console,
+    local_time,
+    print_json,
+    table,
+    workspace,
+)
 
 app = typer.Typer(help="Portal feeds (RSS/Atom) that crosspost polls.", no_args_is_help=True)
 
@@ -22,14 +30,20 @@ def add(
         bool, typer.Option("--trusted", help="Approve this source's new articles automatically.")
     ] = False,
     interval: Annotated[
-        int | None, typer.Option("--interval", help="Minutes between polls (default from config).")
+        int | None,
+        typer.Option(
+            "--interval", min=1, max=MAX_ID, help="Minutes between polls (default from config)."
+        ),
     ] = None,
     timeout: Annotated[
         float | None,
         typer.Option("--timeout", help="Seconds allowed per fetch (default from config)."),
     ] = None,
     max_bytes: Annotated[
-        int | None, typer.Option("--max-bytes", help="Largest feed accepted (default from config).")
+        int | None,
+        typer.Option(
+            "--max-bytes", min=1024, max=2**40, help="Largest feed accepted (default from config)."
+        ),
     ] = None,
     allow_private: Annotated[
         bool,

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
 
 from crosspost.bootstrap import utcnow
 from crosspost.cli.common import JSON_HELP, console, print_json, workspace
-from crosspost.errors import InvalidInput
+from crosspost.errors import ConfigError, InvalidInput
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 
 def register(app: typer.Typer) -> None:
@@ -62,6 +65,7 @@ def worker(
         for info in PLATFORMS.values():
             importlib.import_module(info.adapter.partition(":")[0])
     redis = connect(ws.settings)
+    _require_reachable(redis, ws.settings.redis.url)
     engine = Engine(ws, redis)
     install(engine)
     if burst:
@@ -69,6 +73,20 @@ def worker(
         if level != "WARNING" and level != "ERROR":
             console.print(f"Due now: {swept['due']} deliveries.")
     run_worker(redis, burst=burst, with_cron=cron, fork=fork, name=name, logging_level=level)
+
+
+def _require_reachable(redis: Redis, url: str) -> None:
+    """ConfigError (one line, password masked) when the queue's Redis does not answer."""
+    from redis.exceptions import RedisError
+
+    from crosspost.settings import mask_url
+
+    try:
+        redis.ping()
+    except RedisError as exc:
+        where = mask_url(url) if url else "the embedded Redis"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"Redis at {where} is not reachable: {reason}") from None
 
 
 def status(
@@ -81,9 +99,11 @@ def status(
     """
     from crosspost.queue.connection import connect_if_running
     from crosspost.services.deliveries import ledger_status
+    from crosspost.services.tokens import token_warnings
 
     ws = workspace(ctx)
     ledger = ledger_status(ws.factory, now=utcnow())
+    tokens = token_warnings(ws.factory, utcnow())
     redis = connect_if_running(ws.settings)
     queues: dict[str, dict[str, int]] = {}
     workers: list[str] = []
@@ -105,6 +125,7 @@ def status(
                 "queues": queues,
                 "workers": workers,
                 "cron_leader": leader,
+                "token_warnings": [{"channel": c, "warning": w} for c, w in tokens],
             }
         )
         return
@@ -113,6 +134,8 @@ def status(
     console.print(f"Due now: {ledger.due_now}; late (over a minute): {ledger.late}")
     for name, reason in ledger.paused_channels:
         console.print(Text(f"Channel {name} is PAUSED: {reason}", style="bold red"))
+    for name, warning in tokens:
+        console.print(Text(f"Channel {name}: {warning}", style="bold yellow"))
     if redis is None:
         console.print("Queue: not running (start one with `crosspost worker`).")
         return

@@ -185,6 +185,28 @@ class Channel(Base):
     paused_reason: Mapped[str | None] = mapped_column(Text)
 
 
+class ChannelToken(Base):
+    """OAuth tokens a platform issued to a channel (Zalo: a 25-hour access token and the
+    single-use refresh token that replaces itself on every refresh).
+
+    The tokens are encrypted (Fernet, `crosspost.services.tokens`); only their expiry times and
+    a digest of the refresh token the officer configured are readable.
+    """
+
+    __tablename__ = "channel_tokens"
+
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    access_expires_at: Mapped[datetime]
+    refresh_expires_at: Mapped[datetime]
+    seeded_from: Mapped[str] = mapped_column(String(64))
+    refreshed_at: Mapped[datetime]
+    refreshes: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Delivery(Base):
     """One article on one channel: the ledger row that makes publishing happen exactly once.
 
@@ -230,7 +252,8 @@ class MetricSnapshot(Base):
     """One engagement figure of one published post at one time; appended, never overwritten."""
 
     __tablename__ = "metric_snapshots"
-    __table_args__ = (Index(None, "delivery_id", "name", "taken_at"),)
+    # Covering: the latest reading of each post is read from the index alone (reports).
+    __table_args__ = (Index(None, "delivery_id", "name", "taken_at", "id", "value"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"))

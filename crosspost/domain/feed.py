@@ -7,6 +7,7 @@ parse good enough) is decided here and unit-tested without a network.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from collections.abc import Sequence
@@ -20,6 +21,9 @@ from crosspost.errors import FeedError
 
 MAX_URL_CHARS = 2048
 """Longest canonical URL or GUID stored (the columns' size)."""
+
+MAX_TITLE_CHARS = 500
+"""Longest title stored: a headline is never this long, a hostile feed's may be megabytes."""
 
 PROLOG_SCAN_BYTES = 64 * 1024
 """How much of a body is searched for a DOCTYPE before parsing."""
@@ -96,8 +100,12 @@ def normalise_entry(
         return None
     if len(canonical) > MAX_URL_CHARS:
         return None
-    summary = truncate_words(html_to_text(entry.summary), summary_max_chars)
-    title = html_to_text(entry.title) or truncate_words(summary, _TITLE_FROM_SUMMARY_CHARS)
+    summary = truncate_words(
+        html_to_text(entry.summary, enough=summary_max_chars), summary_max_chars
+    )
+    title = truncate_words(
+        html_to_text(entry.title, enough=MAX_TITLE_CHARS), MAX_TITLE_CHARS
+    ) or truncate_words(summary, _TITLE_FROM_SUMMARY_CHARS)
     published = parse_date(entry.published) or entry.parser_published
     return FeedItem(
         guid=_guid(entry.guid, canonical),
@@ -144,6 +152,30 @@ def _head_text(body: bytes) -> str:
     return head.decode("latin-1")
 
 
+_DECLARED_ENCODING = re.compile(
+    r"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']"""
+)
+_EBCDIC_XML_DECL = b"\x4c\x6f\xa7\x94"  # "<?xm" in EBCDIC
+
+
+def _declared_views(body: bytes, head: str) -> list[str]:
+    """The head as the parser will read it, when that differs from the ASCII view.
+
+    The parser converts a document to its declared encoding first; in UTF-7 or EBCDIC a DOCTYPE
+    is invisible to a byte-level search ("+ADw-!ENTITY" is "<!ENTITY" in UTF-7).
+    """
+    raw = body[:PROLOG_SCAN_BYTES]
+    views = []
+    if raw.startswith(_EBCDIC_XML_DECL):
+        views.append(raw.decode("cp037", errors="replace"))
+    declared = _DECLARED_ENCODING.match(head)
+    if declared:
+        # An encoding unknown to Python is unknown to the parser too: no other view then.
+        with contextlib.suppress(LookupError, ValueError):
+            views.append(raw.decode(declared.group(1), errors="replace"))
+    return views
+
+
 def refuse_unsafe_body(body: bytes) -> None:
     """Raise FeedError when `body` must not reach an XML parser, or is plainly not a feed.
 
@@ -154,8 +186,9 @@ def refuse_unsafe_body(body: bytes) -> None:
     head = _head_text(body)
     if not head.strip():
         raise FeedError("the server sent an empty response, not a feed")
-    if _INTERNAL_SUBSET.search(head) and _ENTITY_DECL.search(head):
-        raise FeedError("feed declares XML entities in its DOCTYPE (refused: entity expansion)")
+    for view in (head, *_declared_views(body, head)):
+        if _INTERNAL_SUBSET.search(view) and _ENTITY_DECL.search(view):
+            raise FeedError("feed declares XML entities in its DOCTYPE (refused: entity expansion)")
     if _HTML_START.match(head):
         raise FeedError("the server sent an HTML page, not a feed")
     if len(body) > PROLOG_SCAN_BYTES and not re.search(r"<[A-Za-z_]", head):

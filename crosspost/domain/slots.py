@@ -189,6 +189,19 @@ def urgent_time(*, now: datetime, taken: Sequence[datetime], min_gap: timedelta)
     return _earliest_clear(now.astimezone(UTC), sorted(t.astimezone(UTC) for t in taken), min_gap)
 
 
+def into_hours(at: datetime, hours: tuple[time, time], zone: ZoneInfo) -> datetime:
+    """`at` if it falls within the daily `hours` (start inclusive, end exclusive) in `zone`,
+    else the next start of those hours, as aware UTC. For platforms that refuse some hours
+    (Zalo broadcasts at night)."""
+    _require_aware(at=at)
+    start, end = hours
+    local = at.astimezone(zone)
+    if start <= local.time() < end:
+        return at.astimezone(UTC)
+    day = local.date() if local.time() < start else local.date() + timedelta(days=1)
+    return _slot_instant(day, start, zone)
+
+
 def _slot_instant(day: date, slot: time, zone: ZoneInfo) -> datetime:
     # fold=0 is exactly the rule in the module docstring: zoneinfo reads an ambiguous wall time as
     # its first occurrence and a skipped one with the offset from before the jump, i.e. later.

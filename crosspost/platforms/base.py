@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import threading
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -88,6 +89,9 @@ class ChannelConnection:
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     connect_timeout_seconds: float = DEFAULT_CONNECT_TIMEOUT_SECONDS
     options: Mapping[str, str] = field(default_factory=dict)
+    token_store: TokenStore | None = field(default=None, compare=False)
+    """Where a platform with rotating OAuth tokens (Zalo) keeps the tokens it was issued; the
+    engine passes one backed by the database, so every worker sees the latest rotation."""
 
     def credential(self, name: str) -> Secret:
         """The credential called `name`; ConfigError names the missing one (never a value)."""
@@ -121,6 +125,9 @@ class OutgoingPost:
     idempotency_key: str | None = None
     """Stable for one delivery across retries; platforms that honour one (Mastodon's
     Idempotency-Key) return the original post for a repeated request instead of a second."""
+    title: str | None = None
+    """The article's title, for platforms whose posts have one (a Zalo OA article); the
+    adapter fits it to the platform's limit."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,64 @@ class PublishedPost:
 
 
 @dataclass(frozen=True)
+class IssuedTokens:
+    """An OAuth access token and the single-use refresh token issued with it.
+
+    `seeded_from` is a digest of the refresh token the officer configured (the environment
+    variable): when the officer authorises again and sets a new one, the stored chain is
+    replaced by it.
+    """
+
+    access_token: Secret
+    refresh_token: Secret
+    access_expires_at: datetime
+    refresh_expires_at: datetime
+    seeded_from: str
+
+
+class TokenStore(Protocol):
+    """Keeps one channel's `IssuedTokens` between calls, processes and restarts."""
+
+    def load(self) -> IssuedTokens | None:
+        """The tokens last stored, or None."""
+        ...
+
+    def rotate(
+        self, refresh: Callable[[IssuedTokens | None], IssuedTokens | None]
+    ) -> IssuedTokens | None:
+        """Call `refresh` with the stored tokens while no other process can rotate them, and
+        store what it returns (None: keep the stored ones, someone else just refreshed them).
+        Returns the tokens now stored."""
+        ...
+
+
+class MemoryTokenStore:
+    """A `TokenStore` in this process's memory: for tests and one-off checks only, since a
+    rotation it saw is lost when the process ends (the refresh token it replaced is spent)."""
+
+    def __init__(self) -> None:
+        self._tokens: IssuedTokens | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> IssuedTokens | None:
+        return self._tokens
+
+    def rotate(
+        self, refresh: Callable[[IssuedTokens | None], IssuedTokens | None]
+    ) -> IssuedTokens | None:
+        with self._lock:
+            new = refresh(self._tokens)
+            if new is not None:
+                self._tokens = new
+            return self._tokens
+
+
+def secret_digest(secret: Secret) -> str:
+    """A SHA-256 digest of a secret, to recognise it later without storing it."""
+    return hashlib.sha256(secret.reveal().encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
 class AccountInfo:
     """Who the credentials act as; `check_credentials` returns it."""
 
@@ -151,10 +216,12 @@ class AccountInfo:
 class MetricsResult:
     """Engagement numbers for many posts from one `fetch_metrics` call.
 
-    `metrics[post_id]` always has ``likes``, ``shares`` and ``comments`` plus platform extras
-    (X: ``quotes``, ``bookmarks``, ``impressions``). A post the platform says no longer exists
-    is in `deleted`, not in `metrics`; one it would not show (protected, no permission, a
-    per-item error) is in `unavailable`.
+    `metrics[post_id]` has the numbers the platform gives: ``likes``, ``shares`` and
+    ``comments`` where it has them, plus platform extras (X: ``quotes``, ``bookmarks``,
+    ``impressions``; Zalo has only ``views`` and ``shares``). A number a platform does not give
+    is absent, never zero, so reports can say "not available". A post the platform says no
+    longer exists is in `deleted`, not in `metrics`; one it would not show (protected, no
+    permission, a per-item error) is in `unavailable`.
     """
 
     metrics: Mapping[str, Mapping[str, int]] = field(default_factory=dict)

@@ -343,7 +343,10 @@ def _post_matches(
         for a in (item.get("attachments") or {}).get("data", [])
         for key in ("unshimmed_url", "url")
     ]
-    by_link = any(same_link(url, link) for url in urls if url) or link in message
+    # An empty link is in every text: it must match nothing, never every post.
+    by_link = bool(link.strip()) and (
+        any(same_link(url, link) for url in urls if url) or link in message
+    )
     by_text = fingerprint is not None and fingerprint_of(message) == fingerprint
     if not (by_link or by_text):
         return None

@@ -17,6 +17,7 @@ It never retries by itself: a retried POST is how duplicates are made.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -138,7 +139,23 @@ def _never_connected(exc: requests.ConnectionError) -> bool:
     return isinstance(reason, NewConnectionError | ConnectTimeoutError)
 
 
-def mount_transport(session: requests.Session, transport: PlatformTransport) -> None:
-    """Route every request of `session` (http and https) through `transport`."""
+def mount_transport(
+    session: requests.Session, transport: PlatformTransport, *, url: str | None = None
+) -> None:
+    """Route every request of `session` (http and https) through `transport`.
+
+    The proxy and CA-bundle settings of the environment are read here, once, for the host the
+    session talks to (`url`, else the transport's `api_base` or public origin), and requests is
+    told not to read the environment again: it otherwise scans every environment variable on
+    each call, and a worker for many channels carries hundreds (their credentials; 5 % of a
+    worker's CPU in bench/dispatch.py).
+    """
     session.mount("https://", transport)
     session.mount("http://", transport)
+    target = url or transport.api_base or next(iter(transport.public_origins), None)
+    if target:
+        session.proxies.update(requests.utils.get_environ_proxies(target))
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle and session.verify is True:
+            session.verify = bundle
+        session.trust_env = False

@@ -79,6 +79,7 @@ def build_mastodon_publisher(connection: ChannelConnection) -> MastodonPublisher
             api_base=None,
             timeout=(connection.connect_timeout_seconds, connection.timeout_seconds),
         ),
+        url=connection.api_base,
     )
     language = connection.options.get("language") or DEFAULT_LANGUAGE
     return MastodonPublisher(session, api_base=connection.api_base.rstrip("/"), language=language)
@@ -285,7 +286,8 @@ def _status_matches(
     card = status.get("card")
     if isinstance(card, Mapping) and card.get("url"):
         hrefs.append(str(card["url"]))
-    by_link = any(same_link(h, link) for h in hrefs) or link in text
+    # An empty link is in every text: it must match nothing, never every post.
+    by_link = bool(link.strip()) and (any(same_link(h, link) for h in hrefs) or link in text)
     by_text = fingerprint is not None and fingerprint_of(text) == fingerprint
     if not (by_link or by_text):
         return None

@@ -25,6 +25,11 @@ class PlatformInfo:
     option_names: tuple[str, ...]
     adapter: str
     """`module:function` building the adapter from a ChannelConnection."""
+    rotating_tokens: bool = False
+    """The platform issues single-use refresh tokens: its channels need a `TokenStore`."""
+    engagement: frozenset[str] = frozenset({"likes", "shares", "comments"})
+    """Which of likes, shares and comments the platform can tell about a post; reports say
+    "not available" (not zero) for the others."""
 
     def build(self, connection: ChannelConnection) -> Publisher:
         module_name, _, function = self.adapter.partition(":")
@@ -64,6 +69,8 @@ PLATFORMS: dict[str, PlatformInfo] = {
             credential_names=("bot_token",),
             option_names=("chat",),
             adapter="crosspost.platforms.telegram:build_telegram_publisher",
+            # Bots read neither views nor reactions of a channel's messages.
+            engagement=frozenset(),
         ),
         PlatformInfo(
             name="mastodon",
@@ -73,6 +80,25 @@ PLATFORMS: dict[str, PlatformInfo] = {
             credential_names=("access_token",),
             option_names=("language",),
             adapter="crosspost.platforms.mastodon:build_mastodon_publisher",
+        ),
+        PlatformInfo(
+            name="zalo",
+            display_name="Zalo Official Account",
+            default_api_base="https://openapi.zalo.me",
+            credential_names=("app_secret", "refresh_token"),
+            option_names=(
+                "oa_id",
+                "app_id",
+                "cover_url",
+                "broadcast",
+                "broadcast_hours",
+                "verify_timeout",
+                "refresh_days",
+            ),
+            adapter="crosspost.platforms.zalo:build_zalo_publisher",
+            rotating_tokens=True,
+            # An OA article has views and shares; Zalo gives no likes or comments for it.
+            engagement=frozenset({"shares"}),
         ),
     )
 }

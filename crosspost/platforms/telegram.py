@@ -87,6 +87,7 @@ def build_telegram_publisher(connection: ChannelConnection) -> TelegramPublisher
     token = connection.credential("bot_token")
     chat = connection.option("chat")
     session = requests.Session()
+    base = (connection.api_base or DEFAULT_API_BASE).rstrip("/")
     mount_transport(
         session,
         PlatformTransport(
@@ -94,8 +95,8 @@ def build_telegram_publisher(connection: ChannelConnection) -> TelegramPublisher
             api_base=None,
             timeout=(connection.connect_timeout_seconds, connection.timeout_seconds),
         ),
+        url=base,
     )
-    base = (connection.api_base or DEFAULT_API_BASE).rstrip("/")
     return TelegramPublisher(session, api_base=base, token=token, chat=chat)
 
 

@@ -230,7 +230,10 @@ def _tweet_matches(
 ) -> PublishedPost | None:
     urls = [u.get("expanded_url", "") for u in (tweet.get("entities") or {}).get("urls", [])]
     text = str(tweet.get("text", ""))
-    by_link = any(same_link(url, link) for url in urls if url) or link in text
+    # An empty link is in every text: it must match nothing, never every post.
+    by_link = bool(link.strip()) and (
+        any(same_link(url, link) for url in urls if url) or link in text
+    )
     by_text = fingerprint is not None and fingerprint_of(text) == fingerprint
     if not (by_link or by_text):
         return None

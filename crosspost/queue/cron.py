@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import secrets
 import threading
 from datetime import UTC, datetime
@@ -26,8 +27,10 @@ from rq.serializers import JSONSerializer
 log = logging.getLogger(__name__)
 
 LOCK_KEY = "crosspost:cron:leader"
-LOCK_TTL_MS = 15_000
-"""A dead leader is replaced this long after its last tick at the latest."""
+LOCK_TTL_MS = 5_000
+"""A dead leader is replaced this long after its last tick at the latest. Short, because while
+no one leads no sweep runs and due deliveries wait; two leaders for a moment (a holder stalled
+for 5 s) cost nothing, since each periodic job's slot is marked once (see `_enqueue`)."""
 
 TICK_SECONDS = 1.0
 
@@ -63,7 +66,9 @@ class CronRunner:
     def __init__(self, connection: Redis, scheduler: CronScheduler) -> None:
         self.connection = connection
         self.scheduler = scheduler
-        self.token = secrets.token_hex(8)
+        # The holder's pid leads the token so that an operator (or the chaos run) can tell
+        # which process leads; the random part keeps two hosts' equal pids apart.
+        self.token = f"{os.getpid()}-{secrets.token_hex(8)}"
         self.leading = False
         self._stop = threading.Event()
 

@@ -56,12 +56,15 @@ class RQDeliveryQueue:
         jid = f"reconcile-{delivery_id}-{int(at.timestamp())}"
         self._put(self.maintenance, RECONCILE_JOB, delivery_id, jid, at)
 
-    def ensure_due(self, delivery_id: int, version: int) -> str:
+    def ensure_due(self, delivery_id: int, version: int, *, overdue: bool = False) -> str:
         """Make sure a due delivery's job is on the queue now (the sweep's safety net).
 
         RQ's scheduler may be dead (its lock holder was killed) or Redis may have lost the job;
-        this moves a scheduled job to the queue itself, or creates the job again. Returns what
-        it did: 'queued', 'moved', 'recreated' or 'present'.
+        this moves a scheduled job to the queue itself, or creates the job again. With
+        `overdue` (the delivery is still unclaimed well past its due time) a job RQ shows as
+        started is created again too: its worker died before claiming it, and RQ would
+        abandon it only minutes later. A second job is harmless; the claim decides who sends.
+        Returns what it did: 'queued', 'moved', 'recreated' or 'present'.
         """
         jid = job_id(delivery_id, version)
         try:
@@ -76,7 +79,7 @@ class RQDeliveryQueue:
                 self.deliveries._enqueue_job(job, pipeline=pipe)
                 pipe.execute()
             return "moved"
-        if status in _FINISHED:
+        if status in _FINISHED or (overdue and status == JobStatus.STARTED):
             # The job ran but the delivery is still due (e.g. its channel was paused then);
             # run it again: the claim decides whether anything is sent.
             job.delete()

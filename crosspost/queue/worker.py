@@ -11,6 +11,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker
 
 from crosspost.queue.cron import CronRunner, load_cron
+from crosspost.queue.liveness import Heartbeat
 from crosspost.queue.rq_queue import DELIVERIES, MAINTENANCE
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ def run_worker(
 ) -> bool:
     """Work until stopped (or, with burst, until the queues are empty). Returns RQ's result."""
     worker = build_worker(connection, fork=fork, name=name)
+    # Claims made in this process name its heartbeat, so the sweep soon sees if it dies.
+    heartbeat = Heartbeat(connection).start()
     runner: CronRunner | None = None
     thread: threading.Thread | None = None
     if with_cron and not burst:
@@ -61,3 +64,4 @@ def run_worker(
         if runner is not None and thread is not None:
             runner.stop()
             thread.join(timeout=5)
+        heartbeat.stop()

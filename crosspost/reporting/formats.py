@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from crosspost.reporting.labels import Lang, number, percent
+from crosspost.reporting.labels import Lang, figure, number, percent
 from crosspost.services.report import CSV_COLUMNS, GroupRow, Report
 
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -27,10 +27,16 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 """The table sections (a label key) and the GroupRow fields each shows."""
 
+ENGAGEMENT_FIELDS = frozenset(SECTIONS[2][1])
+
 
 def cell(row: GroupRow, name: str, lang: Lang) -> str:
     """One figure of a row, formatted for people."""
     value = getattr(row, name)
+    # Null with posts: no platform of the group gives it ("not available", never 0).
+    unavailable = value is None and (name != "engagement_per_post" or row.engagement is None)
+    if name in ENGAGEMENT_FIELDS and row.posts and unavailable:
+        return figure(None, lang)
     if name == "coverage":
         return percent(value, lang)
     if name.endswith("_min") or name == "engagement_per_post":

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from crosspost.reporting import svg
 from crosspost.reporting.formats import SECTIONS, cell
-from crosspost.reporting.labels import Lang, number, percent, text
+from crosspost.reporting.labels import Lang, figure, number, percent, text
 from crosspost.services.report import GroupRow, Report
 
 _CSS = """
@@ -104,8 +104,8 @@ def _cards(total: GroupRow, lang: Lang) -> str:
             number(total.portal_median_min, lang, decimals=1),
             f"{text('portal_median_min', lang)} ({text('minutes', lang)})",
         ),
-        (number(total.engagement, lang), text("engagement", lang)),
-        (number(total.engagement_per_post, lang, decimals=1), text("engagement_per_post", lang)),
+        (cell(total, "engagement", lang), text("engagement", lang)),
+        (cell(total, "engagement_per_post", lang), text("engagement_per_post", lang)),
     ]
     inner = "".join(f'<div class="card"><b>{v}</b><span>{escape(k)}</span></div>' for v, k in cards)
     return f'<section class="cards">{inner}</section>'
@@ -140,7 +140,8 @@ def _daily_chart(report: Report, first: date, last: date, lang: Lang) -> str:
 
 def _channel_chart(report: Report, lang: Lang) -> str:
     items = [
-        (c.channel, c.engagement, number(c.engagement, lang)) for c in report.engagement_by_channel
+        (c.channel, c.engagement or 0, figure(c.engagement, lang))
+        for c in report.engagement_by_channel
     ]
     return svg.horizontal_bars(
         items, title=text("chart.channels", lang), empty=text("no_data", lang)

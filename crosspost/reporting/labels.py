@@ -55,12 +55,16 @@ _TEXT: dict[str, tuple[str, str]] = {
     "series.portal": ("Từ cổng TTĐT đến bài đăng", "Portal to first post"),
     "series.approval": ("Từ khi duyệt đến bài đăng", "Approval to first post"),
     "no_data": ("Không có dữ liệu trong kỳ này.", "No data in this period."),
+    "not_available": ("không có số liệu", "not available"),
     "notes": (
-        "Tương tác: số liệu mới nhất của mỗi bài đăng trong kỳ. Độ kịp thời: đến bài đăng đầu"
-        " tiên. Tỷ lệ bao phủ: số bài đã duyệt trong kỳ đã được đăng ÷ số bài đã duyệt.",
-        "Engagement: each post's latest figures, for posts published in the period. Timeliness:"
-        " to the first post. Coverage: articles approved in the period that were posted ÷"
-        " articles approved.",
+        'Tương tác: số liệu mới nhất của mỗi bài đăng trong kỳ; "không có số liệu" khi nền tảng'
+        " không cung cấp (Telegram: không có; Zalo: không có lượt thích, bình luận). Độ kịp thời:"
+        " đến bài đăng đầu tiên. Tỷ lệ bao phủ: số bài đã duyệt trong kỳ đã được đăng ÷ số bài"
+        " đã duyệt.",
+        "Engagement: each post's latest figures, for posts published in the period; \"not"
+        ' available" where the platform gives none (Telegram: none; Zalo: no likes or'
+        " comments). Timeliness: to the first post. Coverage: articles approved in the period"
+        " that were posted ÷ articles approved.",
     ),
 }
 
@@ -79,6 +83,12 @@ def number(value: float | int | None, lang: Lang, *, decimals: int = 0) -> str:
     if lang == "vi":
         shown = shown.replace(",", "\0").replace(".", ",").replace("\0", ".")
     return shown
+
+
+def figure(value: float | int | None, lang: Lang, *, decimals: int = 0) -> str:
+    """An engagement figure: "not available" when the platforms cannot give it (not "-", which
+    reads as zero or as nothing to count)."""
+    return text("not_available", lang) if value is None else number(value, lang, decimals=decimals)
 
 
 def percent(value: float | None, lang: Lang) -> str:

@@ -26,11 +26,12 @@ from crosspost.sandbox.state import (
     SandboxState,
     TelegramBot,
     XAccount,
+    ZaloOA,
 )
 
 
 class Sandbox:
-    """A running sandbox: fake X, Graph, Telegram and Mastodon at their `*_api_base`."""
+    """A running sandbox: fake X, Graph, Telegram, Mastodon and Zalo at their `*_api_base`."""
 
     def __init__(self, thread: server.ServerThread, state: SandboxState) -> None:
         self._thread = thread
@@ -66,6 +67,11 @@ class Sandbox:
     def mastodon_api_base(self) -> str:
         """The `api_base` (the instance) for a Mastodon channel talking to this sandbox."""
         return self.url + "/mastodon"
+
+    @property
+    def zalo_api_base(self) -> str:
+        """The `api_base` for a Zalo OA channel (OA API and OAuth token endpoint)."""
+        return self.url + "/zalo"
 
     def stop(self) -> None:
         """Stop the server and release the port."""
@@ -152,6 +158,16 @@ class Sandbox:
         """Teach the sandbox another Mastodon account."""
         with self.state.lock():
             self.state.mastodon_accounts.append(account)
+
+    def add_zalo_oa(self, oa: ZaloOA) -> None:
+        """Teach the sandbox another Zalo OA (with its app and first refresh token)."""
+        with self.state.lock():
+            self.state.zalo_oas.append(oa)
+
+    def set_zalo_processing(self, polls: int) -> None:
+        """How many `article/verify` calls answer "being processed" before the article id."""
+        with self.state.lock():
+            self.state.zalo_processing_polls = polls
 
     def reset(self) -> None:
         """Forget posts, requests, faults, limits, clock and revocations."""

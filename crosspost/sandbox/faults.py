@@ -8,11 +8,15 @@ Actions:
                 `reset_header` is false; Graph code `code`, default 4)
 ``delay``       do the work, then wait `delay` seconds before answering (read timeouts)
 ``drop``        do the work, then close the connection without answering
+
+`probability` below 1 makes a fault hit only that share of the matching calls, at random (e.g.
+accept-then-drop on 10% of creates); `count` then counts the calls it hit.
 """
 
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -40,6 +44,7 @@ class Fault:
     reset_header: bool = True
     reset_in: int = 60
     code: int = 4
+    probability: float = 1.0
     id: int = field(default_factory=lambda: next(_ids))
     remaining: int = -1
 
@@ -48,6 +53,8 @@ class Fault:
             raise ValueError(f"unknown fault action {self.action!r} (known: {', '.join(ACTIONS)})")
         if self.count < 1:
             raise ValueError("count must be at least 1")
+        if not 0.0 < self.probability <= 1.0:
+            raise ValueError("probability must be above 0 and at most 1")
         if self.remaining < 0:
             self.remaining = self.count
 
@@ -61,6 +68,7 @@ class Fault:
             and (self.platform is None or self.platform == platform)
             and (self.method is None or self.method.upper() == method.upper())
             and (self.path is None or self.path in path)
+            and (self.probability >= 1.0 or random.random() < self.probability)
         )
 
     def as_dict(self) -> dict[str, Any]:

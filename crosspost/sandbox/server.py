@@ -1,6 +1,6 @@
 """The sandbox HTTP server: fake X under ``/x``, fake Graph under ``/graph``, fake Telegram
-Bot API under ``/telegram``, a fake Mastodon instance under ``/mastodon``, control under
-``/_sandbox``.
+Bot API under ``/telegram``, a fake Mastodon instance under ``/mastodon``, the fake Zalo OA
+API (and its OAuth endpoint) under ``/zalo``, control under ``/_sandbox``.
 
 Control API (JSON):
 
@@ -10,6 +10,7 @@ Control API (JSON):
 ``POST /_sandbox/revoke``                 ``{"platform": "x", "account": "<user, page, bot id>"}``
 ``POST /_sandbox/limits``                 ``{"x:create": [limit, window_seconds], …}``
 ``POST /_sandbox/clock``                  ``{"advance": seconds}``
+``POST /_sandbox/zalo``                   ``{"processing_polls": n}`` (verify's -214 answers)
 ``POST /_sandbox/reset``                  forget everything but the accounts
 """
 
@@ -22,9 +23,9 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from crosspost.sandbox import graph_api, mastodon_api, telegram_api, x_api
+from crosspost.sandbox import graph_api, mastodon_api, telegram_api, x_api, zalo_api
 from crosspost.sandbox.faults import Fault
 from crosspost.sandbox.state import RequestRecord, SandboxState
 from crosspost.sandbox.wire import Call, Reply, html_502, json_reply
@@ -34,6 +35,7 @@ PREFIXES: dict[str, tuple[str, Callable[[SandboxState, Call], Reply]]] = {
     "/graph": (graph_api.PLATFORM, graph_api.handle),
     "/telegram": (telegram_api.PLATFORM, telegram_api.handle),
     "/mastodon": (mastodon_api.PLATFORM, mastodon_api.handle),
+    "/zalo": (zalo_api.PLATFORM, zalo_api.handle),
 }
 """Path prefix → (platform, handler). A channel's api_base is the sandbox URL plus the prefix."""
 
@@ -88,7 +90,10 @@ class _Handler(BaseHTTPRequestHandler):
         call = Call(self.command, path, parts.query, headers, body)
         query = {k: v for k, v in parse_qsl(parts.query) if k != "access_token"}
         logged = telegram_api.redact_path(path) if platform == telegram_api.PLATFORM else path
-        state.log_request(RequestRecord(platform, self.command, logged, query, state.now()))
+        recorded = _loggable_body(body, headers.get("content-type", ""))
+        state.log_request(
+            RequestRecord(platform, self.command, logged, query, state.now(), recorded)
+        )
         fault = state.take_fault(platform, self.command, path)
         if fault is not None and fault.action not in ("delay", "drop"):
             self._send(_fault_reply(state, platform, fault))
@@ -113,6 +118,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the client gave up (timeout); nothing to do
 
 
+_CREDENTIAL_FIELDS = frozenset({"access_token", "refresh_token", "client_secret", "secret_key"})
+"""Form fields that are the credential itself (Graph's access_token, an OAuth refresh)."""
+
+
+def _loggable_body(body: bytes, content_type: str) -> str:
+    """The body for the request log: text, without the form fields that carry credentials."""
+    text = body.decode("utf-8", errors="replace")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        fields = parse_qsl(text, keep_blank_values=True)
+        return urlencode([(k, v) for k, v in fields if k not in _CREDENTIAL_FIELDS])
+    return text
+
+
 def _fault_reply(state: SandboxState, platform: str, fault: Fault) -> Reply:
     if fault.action == "html_502":
         return html_502()
@@ -125,6 +143,8 @@ def _fault_reply(state: SandboxState, platform: str, fault: Fault) -> Reply:
             return telegram_api.rate_limited(fault.reset_in)
         if platform == mastodon_api.PLATFORM:
             return mastodon_api.rate_limited(state, fault.reset_in)
+        if platform == zalo_api.PLATFORM:
+            return zalo_api.rate_limited()
         with state.lock():
             page_id = state.pages[0].page_id if state.pages else "0"
         return graph_api.throttled(page_id, fault.code, minutes=max(1, fault.reset_in // 60))
@@ -181,6 +201,10 @@ def _control_action(
     if (method, path) == ("POST", "/clock"):
         state.advance(float(data["advance"]))
         return json_reply(200, {"now": state.now()})
+    if (method, path) == ("POST", "/zalo"):
+        with state.lock():
+            state.zalo_processing_polls = int(data["processing_polls"])
+        return json_reply(200, {"processing_polls": state.zalo_processing_polls})
     if (method, path) == ("POST", "/reset"):
         state.reset()
         return json_reply(200, {"reset": True})
@@ -188,7 +212,8 @@ def _control_action(
 
 
 def revoke(state: SandboxState, platform: str, account: str, *, revoked: bool = True) -> None:
-    """Expire an account's token: X, Telegram and Mastodon answer 401, Graph code 190 (463).
+    """Expire an account's token: X, Telegram and Mastodon answer 401, Graph code 190 (463),
+    Zalo -216 (and its refresh token is refused).
 
     With revoked=False the token works again, as after the officer renewed it.
     """
@@ -199,6 +224,8 @@ def revoke(state: SandboxState, platform: str, account: str, *, revoked: bool = 
             hits = [b for b in state.telegram_bots if account in (b.bot_id, b.username)]
         elif platform == mastodon_api.PLATFORM:
             hits = [a for a in state.mastodon_accounts if account in (a.account_id, a.username)]
+        elif platform == zalo_api.PLATFORM:
+            hits = [o for o in state.zalo_oas if account in (o.oa_id, o.app_id)]
         else:
             hits = [p for p in state.pages if p.page_id == account]
         if not hits:

@@ -5,6 +5,7 @@ One lock guards everything; the HTTP handlers and the Python API both go through
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import defaultdict
@@ -18,6 +19,10 @@ from crosspost.sandbox.faults import Fault
 
 X_EPOCH_MS = 1288834974657
 """X ids are (ms since this epoch) << 22, so the id carries the creation time."""
+
+TOKEN_MARK = os.environ.get("CROSSPOST_SANDBOX_TOKEN_MARK", "")
+"""Appended to every demo credential. The test suite puts a canary here and proves, after the
+whole session, that no credential reached a log, a database, an output or a request body."""
 
 
 @dataclass
@@ -48,17 +53,17 @@ DEMO_X_ACCOUNT = XAccount(
     user_id="1790000000000000001",
     username="congthongtin_demo",
     name="Cổng thông tin điện tử (demo)",
-    consumer_key="sandbox-x-consumer-key",
-    consumer_secret="sandbox-x-consumer-secret",  # noqa: S106 - fake, sandbox only
-    access_token="1790000000000000001-sandbox-access-token",  # noqa: S106 - fake, sandbox only
-    access_token_secret="sandbox-x-access-token-secret",  # noqa: S106 - fake, sandbox only
+    consumer_key="sandbox-x-consumer-key" + TOKEN_MARK,
+    consumer_secret="sandbox-x-consumer-secret" + TOKEN_MARK,  # fake, sandbox only
+    access_token="1790000000000000001-sandbox-access-token" + TOKEN_MARK,  # fake, sandbox only
+    access_token_secret="sandbox-x-access-token-secret" + TOKEN_MARK,  # fake, sandbox only
 )
 """The X account every sandbox starts with."""
 
 DEMO_PAGE = GraphPage(
     page_id="100000000000001",
     name="Cổng thông tin điện tử (demo)",
-    access_token="sandbox-page-access-token",  # noqa: S106 - fake, sandbox only
+    access_token="sandbox-page-access-token" + TOKEN_MARK,  # fake, sandbox only
 )
 """The Facebook Page every sandbox starts with."""
 
@@ -89,11 +94,31 @@ class MastodonAccount:
     revoked: bool = False
 
 
+@dataclass
+class ZaloOA:
+    """A Zalo Official Account and the app authorised on it.
+
+    `refresh_token` is the one refresh token that works now: each refresh spends it and issues
+    another (single use). `access_tokens` maps issued access tokens to their expiry (sandbox
+    time); every refresh adds one, older ones stay valid until they expire, as on Zalo.
+    """
+
+    oa_id: str
+    name: str
+    app_id: str
+    app_secret: str
+    refresh_token: str
+    access_tokens: dict[str, float] = field(default_factory=dict)
+    revoked: bool = False
+    token_prefix: str = "zalo"  # noqa: S105 - a label, not a secret
+    """Tokens the sandbox issues start with this (tests put a canary in it)."""
+
+
 DEMO_TELEGRAM_BOT = TelegramBot(
     bot_id="7000000001",
     username="congthongtin_demo_bot",
     first_name="Cổng thông tin (demo bot)",
-    token="7000000001:sandbox-telegram-bot-token",  # noqa: S106 - fake, sandbox only
+    token="7000000001:sandbox-telegram-bot-token" + TOKEN_MARK,  # fake, sandbox only
     chat_id="-1001000000001",
     chat_username="congthongtin_demo",
     chat_title="Cổng thông tin điện tử (demo)",
@@ -104,9 +129,19 @@ DEMO_MASTODON_ACCOUNT = MastodonAccount(
     account_id="110000000000000001",
     username="congthongtin",
     display_name="Cổng thông tin điện tử (demo)",
-    access_token="sandbox-mastodon-access-token",  # noqa: S106 - fake, sandbox only
+    access_token="sandbox-mastodon-access-token" + TOKEN_MARK,  # fake, sandbox only
 )
 """The Mastodon account every sandbox starts with."""
+
+DEMO_ZALO_OA = ZaloOA(
+    oa_id="2000000000000000001",
+    name="Cổng thông tin điện tử (demo OA)",
+    app_id="3000000000000000001",
+    app_secret="sandbox-zalo-app-secret" + TOKEN_MARK,  # fake, sandbox only
+    refresh_token="sandbox-zalo-refresh-token" + TOKEN_MARK,  # fake, sandbox only
+    token_prefix="zalo" + TOKEN_MARK,  # the tokens it issues carry the canary too
+)
+"""The Zalo OA every sandbox starts with; its refresh token is the first of a rotating chain."""
 
 DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
     "x:create": (100, 900.0),
@@ -114,6 +149,7 @@ DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
     "facebook:calls": (4800, 3600.0),
     "telegram:send": (20, 60.0),
     "mastodon:calls": (300, 300.0),
+    "zalo:calls": (2000, 3600.0),
 }
 """Per-account limits as (calls, window seconds): X per 15 minutes, Graph per hour, Telegram
 20 messages a minute per channel, Mastodon 300 API calls per 5 minutes."""
@@ -130,6 +166,10 @@ class Post:
     link: str | None
     created_at: datetime
     deleted: bool = False
+    title: str | None = None
+    """Zalo articles: the title (the text is the description)."""
+    broadcasts: int = 0
+    """Zalo articles: how many times it was sent to the OA's followers."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, with the time in ISO 8601."""
@@ -147,6 +187,8 @@ class RequestRecord:
     path: str
     query: dict[str, str]
     at: float
+    body: str = ""
+    """The request body as text, form fields carrying credentials removed."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -176,6 +218,14 @@ class SandboxState:
     mastodon_accounts: list[MastodonAccount] = field(
         default_factory=lambda: [replace(DEMO_MASTODON_ACCOUNT)]
     )
+    zalo_oas: list[ZaloOA] = field(
+        default_factory=lambda: [replace(DEMO_ZALO_OA, access_tokens={})]
+    )
+    zalo_processing: dict[str, list[Any]] = field(default_factory=dict)
+    """Zalo create tokens → [article id, verify calls left answering -214]."""
+    zalo_processing_polls: int = 2
+    """How many verify calls answer "being processed" before the article id (POST
+    /_sandbox/zalo {"processing_polls": n})."""
     idempotency: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
     """Mastodon's Idempotency-Key memory: (account id, key) → (status id, when)."""
     posts: list[Post] = field(default_factory=list)
@@ -214,6 +264,7 @@ class SandboxState:
             self.faults.clear()
             self._calls.clear()
             self.idempotency.clear()
+            self.zalo_processing.clear()
             self.clock_offset = 0.0
             self.limits = dict(DEFAULT_LIMITS)
             for account in self.x_accounts:
@@ -224,6 +275,8 @@ class SandboxState:
                 bot.revoked = False
             for masto in self.mastodon_accounts:
                 masto.revoked = False
+            for oa in self.zalo_oas:
+                oa.revoked = False
 
     def next_x_id(self) -> str:
         """A fresh X-style id whose top bits encode the sandbox time."""

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crosspost.db.models import Article, ArticleRevision, Source, SourceItem
+from crosspost.db.models import Article, ArticleRevision, Delivery, Source, SourceItem
 from crosspost.db.session import transaction
 from crosspost.domain.approval import ACTION_FOR, ArticleStatus, Decision, decide
 from crosspost.domain.text import clean_line
@@ -150,12 +150,23 @@ def decide_articles(
     if decision is Decision.REJECT and not note:
         raise InvalidInput("a rejection needs a reason (--reason)")
     results: list[DecisionResult] = []
+    wanted = list(dict.fromkeys(ids))
     with transaction(factory) as session:
-        for article_id in dict.fromkeys(ids):
-            article = session.get(Article, article_id, with_for_update=True)
+        # Locked in id order, whatever order the officer typed: two batches naming the same
+        # articles in different orders would otherwise deadlock each other on PostgreSQL.
+        locked = {
+            a.id: a
+            for a in session.scalars(
+                select(Article).where(Article.id.in_(wanted)).order_by(Article.id).with_for_update()
+            )
+        }
+        for article_id in wanted:
+            article = locked.get(article_id)
             if article is None:
                 raise NotFound(f"no article with id {article_id}")
             current = ArticleStatus(article.status)
+            if decision is not Decision.APPROVE:
+                _lock_deliveries(session, article_id)
             published = decision is Decision.WITHDRAW and is_published(session, article_id)
             target = decide(article_id, current, decision, published=published)
             article.status = target.value
@@ -180,6 +191,22 @@ def decide_articles(
                 )
             results.append(DecisionResult(article_id, current.value, target.value))
     return results
+
+
+def _lock_deliveries(session: Session, article_id: int) -> None:
+    """Wait for any worker that is claiming one of the article's deliveries right now.
+
+    A claim (scheduled -> sending) that committed first shows up as `sending`, so the article
+    counts as published and can no longer be withdrawn; a claim that comes after this lock finds
+    its delivery cancelled. Without the lock a withdrawal could land between a claim and the
+    platform call, and an article no longer approved would be posted.
+    """
+    session.execute(
+        select(Delivery.id)
+        .where(Delivery.article_id == article_id)
+        .order_by(Delivery.id)
+        .with_for_update()
+    ).all()
 
 
 def _view(article: Article, source_name: str) -> ArticleView:

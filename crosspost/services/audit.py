@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crosspost.db.models import AuditEntry, AuditHead
@@ -29,14 +30,19 @@ def append(
     """Append one entry to the chain, in the caller's transaction.
 
     The head row is updated first: on PostgreSQL that takes its row lock and on SQLite the write
-    lock, so concurrent writers queue up here and every entry links to the one before it.
+    lock, so concurrent writers queue up here and every entry links to the one before it. The
+    head is created by the first entry ever; two first entries at once both try, one waits for
+    the other's commit, loses, and queues up like any later writer.
     """
-    bumped = session.execute(
-        update(AuditHead).where(AuditHead.id == _HEAD_ID).values(seq=AuditHead.seq + 1)
-    )
-    if bumped.rowcount == 0:  # type: ignore[attr-defined]
-        session.add(AuditHead(id=_HEAD_ID, seq=1, hash=GENESIS))
-        session.flush()
+    bump = update(AuditHead).where(AuditHead.id == _HEAD_ID).values(seq=AuditHead.seq + 1)
+    if session.execute(bump).rowcount == 0:  # type: ignore[attr-defined]
+        try:
+            with session.begin_nested():
+                session.add(AuditHead(id=_HEAD_ID, seq=1, hash=GENESIS))
+        except IntegrityError:
+            # The very first entries, written at the same moment (two officers on a new
+            # database): the other writer created the head first; queue behind it.
+            session.execute(bump)
     head = session.execute(select(AuditHead).where(AuditHead.id == _HEAD_ID)).scalar_one()
     session.refresh(head)
     prev_hash = head.hash

@@ -19,8 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from crosspost.db.models import Channel
 from crosspost.db.session import transaction
 from crosspost.domain.slots import parse_gap, parse_slots
-from crosspost.errors import InvalidInput, NotFound, PublishError
-from crosspost.platforms.base import AccountInfo, ChannelConnection, Publisher, Secret
+from crosspost.errors import ConfigError, InvalidInput, NotFound, PublishError
+from crosspost.platforms.base import (
+    AccountInfo,
+    ChannelConnection,
+    Publisher,
+    Secret,
+    TokenStore,
+)
 from crosspost.platforms.registry import PLATFORMS, build_publisher, platform_info
 from crosspost.services import audit
 
@@ -103,6 +109,8 @@ def add_channel(factory: sessionmaker[Session], new: NewChannel, *, now: datetim
         raise InvalidInput("a telegram channel needs its chat: '@channelname' or the -100… id")
     if new.platform == "mastodon" and not api_base:
         raise InvalidInput("a mastodon channel needs --api-base with its instance's URL")
+    if new.platform == "zalo":
+        _check_zalo(options)
     hashtags = [h.strip() for h in new.hashtags if h.strip()]
     bad = [h for h in hashtags if not _HASHTAG.match(h)]
     if bad:
@@ -156,8 +164,13 @@ def get_channel(
         return _view(_row(session, name), environ)
 
 
-def connection_for(view: ChannelView, environ: Mapping[str, str]) -> ChannelConnection:
-    """The adapter's connection for a channel, with credentials read from the environment."""
+def connection_for(
+    view: ChannelView, environ: Mapping[str, str], *, token_store: TokenStore | None = None
+) -> ChannelConnection:
+    """The adapter's connection for a channel, with credentials read from the environment.
+
+    Platforms with rotating tokens (`PlatformInfo.rotating_tokens`) need `token_store`.
+    """
     credentials = {
         cred: Secret(environ[var]) for cred, var in view.credentials_env.items() if environ.get(var)
     }
@@ -174,6 +187,7 @@ def connection_for(view: ChannelView, environ: Mapping[str, str]) -> ChannelConn
         credentials=credentials,
         api_base=view.api_base,
         options=view.options,
+        token_store=token_store,
         **kwargs,
     )
 
@@ -185,11 +199,16 @@ def check_channel(
     *,
     now: datetime,
     build: Callable[[ChannelConnection], Publisher] = build_publisher,
+    token_store_for: Callable[[ChannelView], TokenStore | None] = lambda view: None,
 ) -> AccountInfo:
-    """Verify a channel's credentials with the platform (posts nothing); the result is recorded."""
+    """Verify a channel's credentials with the platform (posts nothing); the result is recorded.
+
+    For a platform with rotating tokens this may refresh them (into `token_store_for`'s store).
+    """
     view = get_channel(factory, name, environ)
     try:
-        account = build(connection_for(view, environ)).check_credentials()
+        connection = connection_for(view, environ, token_store=token_store_for(view))
+        account = build(connection).check_credentials()
     except (PublishError, InvalidInput) as exc:
         _record_check(factory, name, now, ok=False, error=str(exc), account=None)
         raise
@@ -240,10 +259,37 @@ def _row(session: Session, name: str) -> Channel:
 def _check_zone(zone: str) -> None:
     try:
         ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a folder: OSError
         raise InvalidInput(
             f"unknown time zone {zone!r} (use an IANA name such as Asia/Ho_Chi_Minh)"
         ) from None
+
+
+def _check_zalo(options: Mapping[str, str]) -> None:
+    for name, flag in (("oa_id", "--oa-id"), ("app_id", "--app-id")):
+        if not options.get(name, "").isdigit():
+            raise InvalidInput(f"a zalo channel needs {flag} with the numeric id")
+    cover = options.get("cover_url", "")
+    if cover and (urlsplit(cover).scheme not in ("http", "https") or not urlsplit(cover).hostname):
+        raise InvalidInput(f"--cover-url {cover!r} must be an http(s) URL of an image")
+    for name in ("verify_timeout", "refresh_days"):
+        raw = options.get(name)
+        if raw is not None and not _positive(raw):
+            raise InvalidInput(f"--{name.replace('_', '-')} must be a positive number, not {raw!r}")
+    if "broadcast_hours" in options:
+        from crosspost.platforms.zalo import parse_hours
+
+        try:
+            parse_hours(options["broadcast_hours"])
+        except ConfigError as exc:
+            raise InvalidInput(str(exc)) from None
+
+
+def _positive(raw: str) -> bool:
+    try:
+        return 0 < float(raw) < 10_000
+    except ValueError:
+        return False
 
 
 def _check_api_base(url: str) -> str:

@@ -18,10 +18,14 @@ from crosspost.domain.compose import (
     MASTODON_RULES,
     TELEGRAM_RULES,
     X_RULES,
+    ZALO_RULES,
+    ZALO_TITLE_LIMIT,
     ComposedPost,
     PlatformRules,
     PostInput,
+    code_points,
     compose,
+    fit_words,
 )
 from crosspost.errors import CompositionError, NotFound
 from crosspost.resources import bundled_file
@@ -31,11 +35,36 @@ RULES: dict[str, PlatformRules] = {
     "facebook": FACEBOOK_RULES,
     "telegram": TELEGRAM_RULES,
     "mastodon": MASTODON_RULES,
+    "zalo": ZALO_RULES,
 }
-"""Each platform's length rules."""
+"""Each platform's length rules (Zalo: the article's description)."""
 
-LINK_FIELD = frozenset({"facebook"})
-"""Platforms whose API takes the link separately (it becomes the preview card)."""
+LINK_FIELD = frozenset({"facebook", "zalo"})
+"""Platforms whose API takes the link separately (Facebook's preview card; the Zalo article's
+body ends with it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One more field of a platform's post besides its text, as the preview shows it."""
+
+    name: str
+    value: str
+    length: int | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """A channel's post for an article: the composed text and the platform's other fields."""
+
+    text: str
+    length: int
+    limit: int
+    platform: str
+    shortened: bool
+    link: str | None
+    fields: tuple[Field, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +138,9 @@ def compose_post(
 
 def preview(
     factory: sessionmaker[Session], article_id: int, channel: str, templates: Templates
-) -> ComposedPost:
-    """Exactly what `channel` would post for the article, with its length and limit."""
+) -> Preview:
+    """Exactly what `channel` would post for the article, with its length and limit, and the
+    platform's other fields (a Zalo article's title, cover and broadcast)."""
     with factory() as session:
         row = session.execute(
             select(Article, Source.name)
@@ -123,7 +153,7 @@ def preview(
         if found is None:
             raise NotFound(f"no channel named {channel!r}")
         article, source_name = row
-        return compose_post(
+        post = compose_post(
             templates,
             platform=found.platform,
             title=article.title,
@@ -132,4 +162,23 @@ def preview(
             source_name=source_name,
             hashtags=found.hashtags,
             utm=found.utm,
+        )
+        from crosspost.domain.compose import with_utm
+
+        link = with_utm(article.canonical_url, found.utm) if found.platform in LINK_FIELD else None
+        fields: tuple[Field, ...] = ()
+        if found.platform == "zalo":
+            title = fit_words(article.title, ZALO_TITLE_LIMIT)
+            options = found.options
+            hours = options.get("broadcast_hours") or "06:00-22:00"
+            fields = (
+                Field("title", title, code_points(title), ZALO_TITLE_LIMIT),
+                Field("cover", options.get("cover_url") or "(none: Zalo will refuse the article)"),
+                Field(
+                    "broadcast",
+                    f"to followers, {hours} Asia/Ho_Chi_Minh" if options.get("broadcast") else "no",
+                ),
+            )
+        return Preview(
+            post.text, post.length, post.limit, post.platform, post.shortened, link, fields
         )

@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 EARLY_WAIT_MAX = timedelta(seconds=5)
 """A job started this much before its due time waits; RQ may start scheduled jobs ~1 s early."""
 
-RECONCILE_DELAY = timedelta(seconds=30)
-"""How long after an unknown outcome the first reconciliation runs."""
+RECONCILE_DELAY = ledger.UNCONFIRMED_SETTLE
+"""How long after an unknown outcome the first reconciliation runs (not before it can settle)."""
 
 
 class DeliveryQueue(Protocol):
@@ -54,8 +54,11 @@ def deliver(
     templates: Templates,
     clock: Callable[[], datetime],
     sleep: Callable[[float], None],
+    holder: str | None = None,
 ) -> Outcome:
-    """Publish one delivery if it is due and still ours to send; never before its due time."""
+    """Publish one delivery if it is due and still ours to send; never before its due time.
+
+    `holder` is this process's heartbeat id, recorded with the claim (see ledger.claim)."""
     with factory() as session:
         delivery = session.get(Delivery, delivery_id)
         due_at = delivery.due_at if delivery is not None else None
@@ -63,7 +66,7 @@ def deliver(
         early = due_at - clock()
         if timedelta(0) < early <= EARLY_WAIT_MAX:
             sleep(early.total_seconds())
-    claimed = ledger.claim(factory, delivery_id, now=clock(), templates=templates)
+    claimed = ledger.claim(factory, delivery_id, now=clock(), templates=templates, holder=holder)
     if isinstance(claimed, str):
         return Outcome(delivery_id, claimed)
     try:
@@ -73,6 +76,7 @@ def deliver(
                 text=claimed.text,
                 link=claimed.link,
                 idempotency_key=f"crosspost-delivery-{delivery_id}",
+                title=claimed.title or None,
             )
         )
     except PublishError as exc:

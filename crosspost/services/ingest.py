@@ -1,9 +1,9 @@
 """Ingestion: poll sources' feeds and record new articles, duplicates and revisions.
 
 Each run of a source is: read the source (short transaction) → fetch with no transaction open →
-one short transaction per item → record the outcome. An item is committed before anything else
-happens to it, so a crash loses at most the item in flight, and a rerun finds the rest already
-stored. The conditional-GET validators are saved last: a run that died half-way fetches again.
+one short transaction per batch of up to 100 items → record the outcome. A crash loses at most
+the batch in flight, and a rerun finds the rest already stored. The conditional-GET validators
+are saved last: a run that died half-way fetches again.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from crosspost.db.session import transaction
 from crosspost.domain.feed import FetchResult, normalise_entry
 from crosspost.domain.text import clean_line
 from crosspost.errors import FeedError, NotFound
-from crosspost.services.ingest_store import Outcome, SourceRef, store_item
+from crosspost.services.ingest_store import BATCH, Outcome, SourceRef, store_item_in
 from crosspost.settings import IngestSettings
 
 _MAX_REASON_CHARS = 300
@@ -104,22 +104,25 @@ def ingest_source(
 
     counts = dict.fromkeys(Outcome, 0)
     skipped = 0
+    entries = result.feed.entries
     try:
-        for entry in result.feed.entries:
-            seen_at = now()  # one reading: an undated item's date is its first-seen time
-            item = normalise_entry(
-                entry,
-                feed_url=source.url,
-                seen_at=seen_at,
-                tracking_params=settings.tracking_params,
-                summary_max_chars=settings.summary_max_chars,
-            )
-            if item is None:
-                skipped += 1
-                continue
-            counts[store_item(factory, source, item, seen_at)] += 1
+        for start in range(0, len(entries), BATCH):
+            with transaction(factory) as session:
+                for entry in entries[start : start + BATCH]:
+                    seen_at = now()  # one reading: an undated item's date is its first-seen time
+                    item = normalise_entry(
+                        entry,
+                        feed_url=source.url,
+                        seen_at=seen_at,
+                        tracking_params=settings.tracking_params,
+                        summary_max_chars=settings.summary_max_chars,
+                    )
+                    if item is None:
+                        skipped += 1
+                        continue
+                    counts[store_item_in(session, source, item, seen_at)] += 1
     except SQLAlchemyError as exc:
-        # Items before this one are committed; the run is failed so that the next one retries.
+        # Earlier batches are committed; the run is failed so that the next one retries.
         return _record_failure(factory, source, f"database error: {type(exc).__name__}", now())
     _record_success(factory, source, result, now())
     return RunReport(

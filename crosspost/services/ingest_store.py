@@ -1,7 +1,8 @@
 """Storing one feed item: a new article, another source's copy, or a revision.
 
-Each item is stored in its own short transaction, so it is committed before anything else happens
-to it. A trusted source's new article is approved at once, and so is a pending article that a
+Items are stored in short transactions of at most `BATCH` items (a commit, with its disk sync,
+per item was most of an ingest's time), so they are committed before anything else happens to
+them. A trusted source's new article is approved at once, and so is a pending article that a
 trusted source turns out to carry too (the hub republishing a ministry's article vouches for it).
 """
 
@@ -46,57 +47,69 @@ class SourceRef:
     max_bytes: int
 
 
+BATCH = 100
+"""Items stored per transaction by `ingest_source`: short enough that a worker waiting on SQLite's
+write lock waits a fraction of a second."""
+
+
 def store_item(
     factory: sessionmaker[Session], source: SourceRef, item: FeedItem, at: datetime
 ) -> Outcome:
     """Store one item in its own transaction."""
     with transaction(factory) as session:
-        for attempt in range(2):
-            known = session.scalars(
-                select(SourceItem).where(
-                    SourceItem.source_id == source.id, SourceItem.guid == item.guid
-                )
-            ).one_or_none()
-            if known is not None:
-                known.last_seen_at = at
-                article = session.get_one(Article, known.article_id)
-                revised = _revise(session, article, item, source, at)
-                return Outcome.REVISED if revised else Outcome.UNCHANGED
-            article_or_none = session.scalars(
-                select(Article).where(Article.canonical_url == item.canonical_url)
-            ).one_or_none()
-            try:
-                # A concurrent ingest (another source carrying the same article, or the same
-                # source run twice) may insert either row first; the savepoint keeps this
-                # transaction usable on PostgreSQL, and the second pass finds their rows.
-                with session.begin_nested():
-                    created = article_or_none is None
-                    article = article_or_none or _new_article(session, source, item, at)
-                    session.add(
-                        SourceItem(
-                            source_id=source.id,
-                            article_id=article.id,
-                            guid=item.guid,
-                            first_seen_at=at,
-                            last_seen_at=at,
-                        )
-                    )
-                    session.flush()
-            except IntegrityError:
-                if attempt:
-                    raise
-                continue
-            _bump(session, source.id, items_seen=1, articles_created=int(created))
-            session.execute(
-                update(Source).where(Source.id == source.id).values(last_new_item_at=at)
+        return store_item_in(session, source, item, at)
+
+
+def store_item_in(session: Session, source: SourceRef, item: FeedItem, at: datetime) -> Outcome:
+    """Store one item in the caller's transaction (a savepoint guards the inserts)."""
+    for attempt in range(2):
+        known = session.scalars(
+            select(SourceItem).where(
+                SourceItem.source_id == source.id, SourceItem.guid == item.guid
             )
-            if created:
-                _announce(session, article, source, at)
-                return Outcome.NEW
+        ).one_or_none()
+        if known is not None:
+            known.last_seen_at = at
+            article = session.get_one(Article, known.article_id)
             revised = _revise(session, article, item, source, at)
-            if source.trusted and article.status == ArticleStatus.PENDING.value:
+            return Outcome.REVISED if revised else Outcome.UNCHANGED
+        article_or_none = session.scalars(
+            select(Article).where(Article.canonical_url == item.canonical_url)
+        ).one_or_none()
+        try:
+            # A concurrent ingest (another source carrying the same article, or the same
+            # source run twice) may insert either row first; the savepoint keeps this
+            # transaction usable on PostgreSQL, and the second pass finds their rows.
+            with session.begin_nested():
+                created = article_or_none is None
+                article = article_or_none or _new_article(session, source, item, at)
+                session.add(
+                    SourceItem(
+                        source_id=source.id,
+                        article_id=article.id,
+                        guid=item.guid,
+                        first_seen_at=at,
+                        last_seen_at=at,
+                    )
+                )
+                session.flush()
+        except IntegrityError:
+            if attempt:
+                raise
+            continue
+        _bump(session, source.id, items_seen=1, articles_created=int(created))
+        session.execute(update(Source).where(Source.id == source.id).values(last_new_item_at=at))
+        if created:
+            _announce(session, article, source, at)
+            return Outcome.NEW
+        revised = _revise(session, article, item, source, at)
+        if source.trusted:
+            # Locked and read again: an officer's rejection committed a moment ago must not
+            # be overwritten by this rule's approval.
+            session.refresh(article, with_for_update=True)
+            if article.status == ArticleStatus.PENDING.value:
                 _approve_by_rule(session, article, source, at, note="carried by a trusted source")
-            return Outcome.REVISED if revised else Outcome.DUPLICATE
+        return Outcome.REVISED if revised else Outcome.DUPLICATE
     raise AssertionError("unreachable: the second pass returns or raises")
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crosspost.db.models import Article, Channel, Delivery, DeliveryAttempt, Source
 from crosspost.db.session import transaction
 from crosspost.domain.approval import ArticleStatus
+from crosspost.domain.compose import with_utm
 from crosspost.domain.delivery import DeliveryStatus, Next, after_failure
 from crosspost.errors import CompositionError, PublishError
 from crosspost.platforms.base import PublishedPost, Publisher, text_fingerprint
@@ -31,8 +32,20 @@ WORKER = "worker"
 FIRST_METRICS_POLL = timedelta(hours=1)
 """When a new post's engagement is first read (the first step of the polling ladder)."""
 
-UNCONFIRMED_SETTLE = timedelta(seconds=20)
-"""How long after a lost answer the platform gets before 'not found' is believed."""
+UNCONFIRMED_SETTLE = timedelta(seconds=5)
+"""How long after a lost answer the platform gets before 'not found' is believed. The platforms
+show a new post on the account's timeline at once; a delivery may lose two answers in a row and
+still be within the 30 s lateness budget."""
+
+HOLDER_SEP = "."
+"""Between the holder id and the random part of a claim token."""
+
+
+def claim_holder(token: str | None) -> str | None:
+    """The heartbeat holder a claim token names, if any."""
+    if not token or HOLDER_SEP not in token:
+        return None
+    return token.split(HOLDER_SEP, 1)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +58,7 @@ class Claim:
     channel: str
     text: str
     link: str | None
+    title: str = ""
 
 
 ClaimResult = Claim | str
@@ -52,10 +66,21 @@ ClaimResult = Claim | str
 
 
 def claim(
-    factory: sessionmaker[Session], delivery_id: int, *, now: datetime, templates: Templates
+    factory: sessionmaker[Session],
+    delivery_id: int,
+    *,
+    now: datetime,
+    templates: Templates,
+    holder: str | None = None,
 ) -> ClaimResult:
-    """Take a due delivery for sending. Returns a reason string when there is nothing to do."""
-    token = secrets.token_hex(8)
+    """Take a due delivery for sending. Returns a reason string when there is nothing to do.
+
+    `holder` names the claiming process's heartbeat (see `crosspost.queue.liveness`); it leads
+    the claim token, so the sweep can settle the claim soon after that process died.
+    """
+    token = (
+        secrets.token_hex(8) if holder is None else f"{holder}{HOLDER_SEP}{secrets.token_hex(8)}"
+    )
     paused = select(Channel.id).where(Channel.paused_at.is_not(None))
     with transaction(factory) as session:
         won = session.execute(
@@ -120,7 +145,7 @@ def claim(
         attempt = DeliveryAttempt(delivery_id=delivery_id, started_at=now, outcome="sending")
         session.add(attempt)
         session.flush()
-        return Claim(delivery_id, token, attempt.id, channel.name, text, link)
+        return Claim(delivery_id, token, attempt.id, channel.name, text, link, article.title)
 
 
 def _why_not(session: Session, delivery_id: int, now: datetime) -> str:
@@ -243,22 +268,27 @@ def reconcile(
     again. Platform errors leave it unconfirmed for the next round."""
     with factory() as session:
         row = session.execute(
-            select(Delivery, Channel.name)
+            select(Delivery, Channel.name, Channel.utm, Article.canonical_url)
             .join(Channel, Channel.id == Delivery.channel_id)
+            .join(Article, Article.id == Delivery.article_id)
             .where(Delivery.id == delivery_id)
         ).first()
         if row is None:
             return Reconciled(delivery_id, "missing")
-        delivery, channel_name = row
+        delivery, channel_name, utm, canonical_url = row
         if delivery.status != DeliveryStatus.UNCONFIRMED:
             return Reconciled(delivery_id, f"already-{delivery.status}")
         claimed_at = delivery.claimed_at or delivery.updated_at
-        link, text = delivery.link, delivery.text or ""
+        # Where the text carries the link (X, Telegram, Mastodon) no separate link is stored;
+        # look for the one the text carries. An empty link would match every post on the
+        # account ("" is in every text) and settle the delivery on another article's post.
+        link = delivery.link or with_utm(canonical_url, utm or {})
+        text = delivery.text or ""
     if now - claimed_at < settle:
         return Reconciled(delivery_id, "too-early")
     try:
         found = publisher_for(channel_name).find_recent_by_link(
-            link or "", claimed_at - timedelta(minutes=5), text_fingerprint(text) if text else None
+            link, claimed_at - timedelta(minutes=5), text_fingerprint(text) if text else None
         )
     except PublishError as exc:
         return Reconciled(delivery_id, f"lookup-failed: {exc}")

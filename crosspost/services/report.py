@@ -21,7 +21,9 @@ What each figure counts (period = the UTC half-open interval of `crosspost.domai
   Percentiles interpolate linearly, as PostgreSQL's percentile_cont.
 - likes, shares, comments, metrics: for posts published in the period, the latest snapshot of
   each metric (whenever taken), summed; engagement = likes + shares + comments;
-  engagement_per_post = engagement / posts.
+  engagement_per_post = engagement / the posts on platforms that give engagement. A figure that
+  no platform of the group can give (Telegram: none; Zalo: no likes or comments) is null, "not
+  available", never 0; a group with no posts has 0.
 - failed, unconfirmed, retried: deliveries due in the period now failed, unconfirmed, or that
   took more than one attempt.
 
@@ -29,7 +31,7 @@ JSON schema (`crosspost report --format json`; "schema" changes when a field cha
 goes away; new fields may be added)::
 
     {
-      "schema": "crosspost.report/1",
+      "schema": "crosspost.report/2",
       "generated_at": "2026-12-01T02:00:00+00:00",
       "period": {"label": "2026-11", "first_day": "2026-11-01", "last_day": "2026-11-30",
                  "timezone": "Asia/Ho_Chi_Minh",
@@ -39,7 +41,8 @@ goes away; new fields may be added)::
       "top_articles": [{"rank": 1, "article_id": 12, "title": "…", "source": "chinhphu",
                         "posts": 2, "engagement": 340}, ...],            # at most 10
       "posts_per_day": [{"day": "2026-11-01", "platform": "x", "posts": 3}, ...],
-      "engagement_by_channel": [{"channel": "gov-x", "engagement": 340}, ...],
+      "engagement_by_channel": [{"channel": "gov-x", "engagement": 340},
+                                {"channel": "gov-tg", "engagement": null}, ...],
       "timeliness_histogram": [{"from_minutes": 0, "to_minutes": 15, "portal": 4,
                                 "approval": 9}, ..., {"from_minutes": 1440, "to_minutes": null, …}]
     }
@@ -47,7 +50,7 @@ goes away; new fields may be added)::
            "posts": int, "published_articles": int, "coverage": float|null,
            "portal_median_min": float|null, "portal_p90_min": float|null,
            "approval_median_min": float|null, "approval_p90_min": float|null,
-           "likes": int, "shares": int, "comments": int, "engagement": int,
+           "likes": int|null, "shares": int|null, "comments": int|null, "engagement": int|null,
            "engagement_per_post": float|null, "failed": int, "unconfirmed": int, "retried": int,
            "metrics": {"likes": int, "impressions": int, ...}}
 
@@ -67,12 +70,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crosspost.db.models import Channel, Delivery
 from crosspost.domain.periods import Period
+from crosspost.platforms.registry import PLATFORMS
 from crosspost.services import report_sql as q
 from crosspost.services.report_sql import ENGAGEMENT_METRICS, HISTOGRAM_EDGES, GroupBy
 
 __all__ = ["SCHEMA", "GroupBy", "GroupRow", "Report", "build_report", "latest_engagement"]
 
-SCHEMA = "crosspost.report/1"
+SCHEMA = "crosspost.report/2"
 """The JSON schema's name and version."""
 
 TOP_ARTICLES = 10
@@ -96,10 +100,10 @@ class GroupRow:
     portal_p90_min: float | None
     approval_median_min: float | None
     approval_p90_min: float | None
-    likes: int
-    shares: int
-    comments: int
-    engagement: int
+    likes: int | None
+    shares: int | None
+    comments: int | None
+    engagement: int | None
     engagement_per_post: float | None
     failed: int
     unconfirmed: int
@@ -141,7 +145,7 @@ class DayPosts:
 @dataclass(frozen=True, slots=True)
 class ChannelEngagement:
     channel: str
-    engagement: int
+    engagement: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,19 +179,27 @@ def build_report(
         if dialect == "postgresql":
             # One snapshot for every query, so the figures agree with each other.
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        # The latest-snapshot scan is the costly part: run it per channel once, and add the few
-        # per-channel sums up for the total rather than scanning again.
-        by_channel = q.engagement(session, period, GroupBy.CHANNEL)
-        summed: dict[str, int] = {}
-        for sums in by_channel.values():
-            for name, value in sums.items():
-                summed[name] = summed.get(name, 0) + value
-        total = _rows(session, period, None, dialect, {"": summed}, approved_total=None)[""]
-        grouped = by_channel if by is GroupBy.CHANNEL else q.engagement(session, period, by)
+        # Reading the latest snapshots is the costly part: do it once, and sum every
+        # engagement figure (per channel, per group, the total, the top articles) from it.
+        sums, ranked = q.engagement_and_top(session, period, dialect, TOP_ARTICLES)
+        by_channel = q.engagement_of(session, sums, GroupBy.CHANNEL)
+        summed = q.engagement_of(session, sums, None).get("", {})
+        # The whole period's first-post delays give both its timeliness and the histogram.
+        delays = q.delays(session, period, None, dialect)
+        total = _rows(
+            session, period, None, dialect, {"": summed}, approved_total=None, delays=delays
+        )[""]
+        if by is GroupBy.CHANNEL:
+            grouped = by_channel
+        elif by is GroupBy.ARTICLE:
+            grouped = q.engagement(session, period, by, dialect)
+        else:
+            grouped = q.engagement_of(session, sums, by)
         groups = _rows(session, period, by, dialect, grouped, approved_total=total.approved)
-        tops = q.top_articles(session, period, TOP_ARTICLES)
+        channel_platforms = q.posts_by_platform(session, period, GroupBy.CHANNEL)
+        tops = q.top_engaging(session, period, TOP_ARTICLES, dialect, ranked)
         days = q.posts_per_day(session, period, dialect)
-        bins = q.histogram(session, period, dialect)
+        bins = q.histogram(delays)
     order = (lambda r: (int(r.key), r.key)) if by is GroupBy.ARTICLE else (lambda r: (0, r.label))
     counts: dict[tuple[str, int], int] = {(m, b): n for m, b, n in bins}
     edges = (0, *HISTOGRAM_EDGES)
@@ -205,14 +217,21 @@ def build_report(
         by=by.value,
         total=total,
         groups=sorted(groups.values(), key=order),
-        top_articles=[TopArticle(i, *row) for i, row in enumerate(tops, start=1)],
+        # PostgreSQL's SUM of a bigint is a numeric (a Decimal in Python): keep the ints ints.
+        top_articles=[
+            TopArticle(i, int(a), str(t), str(s), int(p), int(e))
+            for i, (a, t, s, p, e) in enumerate(tops, start=1)
+        ],
         posts_per_day=[
             DayPosts((_EPOCH + timedelta(days=d)).isoformat(), platform, n)
             for d, platform, n in sorted(days)
         ],
         engagement_by_channel=sorted(
-            (ChannelEngagement(c, _engagement(m)) for c, m in by_channel.items()),
-            key=lambda c: (-c.engagement, c.channel),
+            (
+                ChannelEngagement(c, _available(by_channel.get(c, {}), on)[3])
+                for c, on in channel_platforms.items()
+            ),
+            key=lambda c: (-(c.engagement if c.engagement is not None else -1), c.channel),
         ),
         timeliness_histogram=[
             HistogramBin(
@@ -234,13 +253,15 @@ def _rows(
     metrics: dict[str, dict[str, int]],
     *,
     approved_total: int | None,
+    delays: list[tuple[str, Any, str, int]] | None = None,
 ) -> dict[str, GroupRow]:
     """Put each query's aggregated rows side by side, one GroupRow per key seen anywhere."""
     ingested = q.ingested(session, period, by) if q.per_article(by) else {}
     approvals = q.approvals(session, period, by)
     posts = q.posts(session, period, by)
-    timely = q.timeliness(session, period, by, dialect)
+    timely = q.timeliness(delays if delays is not None else q.delays(session, period, by, dialect))
     reliable = q.reliability(session, period, by)
+    platforms = q.posts_by_platform(session, period, by)
     labels: dict[str, Any] = {}
     for found in (ingested, approvals, posts, timely, reliable):
         labels.update({key: row[0] for key, row in found.items()})
@@ -255,8 +276,9 @@ def _rows(
         _, failed, unconfirmed, retried = reliable.get(key, (None, 0, 0, 0))
         sums = metrics.get(key, {})
         denominator = approved if per_article else approved_total
-        likes, shares, comments = (int(sums.get(name, 0)) for name in ENGAGEMENT_METRICS)
-        total = likes + shares + comments
+        on = platforms.get(key, {})
+        likes, shares, comments, total = _available(sums, on)
+        measured = sum(n for platform, n in on.items() if _gives(platform))
         rows[key] = GroupRow(
             key=key,
             label=str(label),
@@ -273,7 +295,9 @@ def _rows(
             shares=shares,
             comments=comments,
             engagement=total,
-            engagement_per_post=round(total / n_posts, 2) if n_posts else None,
+            engagement_per_post=round(total / measured, 2)
+            if total is not None and measured
+            else None,
             failed=int(failed or 0),
             unconfirmed=int(unconfirmed or 0),
             retried=int(retried or 0),
@@ -286,13 +310,34 @@ def _minutes(seconds: Any) -> float | None:
     return None if seconds is None else round(float(seconds) / 60, 1)
 
 
-def _engagement(metrics: dict[str, int]) -> int:
-    return sum(metrics.get(name, 0) for name in ENGAGEMENT_METRICS)
+def _gives(platform: str, metric: str | None = None) -> bool:
+    """Whether `platform` can tell `metric` (any of likes, shares, comments when None)."""
+    info = PLATFORMS.get(platform)
+    given = info.engagement if info is not None else frozenset(ENGAGEMENT_METRICS)
+    return bool(given) if metric is None else metric in given
+
+
+def _available(
+    sums: dict[str, int], posts_on: dict[str, int]
+) -> tuple[int | None, int | None, int | None, int | None]:
+    """(likes, shares, comments, engagement) of a group whose posts are on `posts_on`'s
+    platforms: None for a figure none of them can give; 0s for a group without posts."""
+    figures: list[int | None] = [
+        int(sums.get(name, 0)) if not posts_on or any(_gives(p, name) for p in posts_on) else None
+        for name in ENGAGEMENT_METRICS
+    ]
+    given = [f for f in figures if f is not None]
+    likes, shares, comments = figures
+    return likes, shares, comments, (sum(given) if given else None)
 
 
 def latest_engagement(factory: sessionmaker[Session], article_id: int) -> dict[str, dict[str, int]]:
     """Channel name -> {metric: latest value} for each post of one article that has snapshots."""
-    latest = q.latest_snapshots(select(Delivery.id).where(Delivery.article_id == article_id))
+    with factory() as session:
+        dialect = session.get_bind().dialect.name
+    latest = q.latest_snapshots(
+        select(Delivery.id).where(Delivery.article_id == article_id), dialect
+    )
     query = (
         select(Channel.name, latest.c.name, latest.c.value)
         .join(Delivery, Delivery.channel_id == Channel.id)

@@ -18,7 +18,7 @@ from crosspost.db.models import Article, Channel, Delivery, Source
 from crosspost.db.session import transaction
 from crosspost.domain.approval import ArticleStatus
 from crosspost.domain.delivery import LIVE, DeliveryStatus
-from crosspost.domain.slots import check_not_past, next_free_slot, urgent_time
+from crosspost.domain.slots import check_not_past, into_hours, next_free_slot, urgent_time
 from crosspost.errors import InvalidInput, InvalidTransition, NotFound
 from crosspost.services import audit
 
@@ -80,7 +80,9 @@ def schedule_article(
         raise InvalidInput("give --channels (names separated by commas, or all)")
     planned: list[Planned] = []
     with transaction(factory) as session:
-        article = session.get(Article, article_id)
+        # Locked: a withdrawal committing between this check and the insert below would leave a
+        # scheduled delivery of an article that is no longer approved.
+        article = session.get(Article, article_id, with_for_update=True)
         if article is None:
             raise NotFound(f"no article with id {article_id}")
         if article.status != ArticleStatus.APPROVED:
@@ -110,6 +112,33 @@ def schedule_article(
 
 
 def _pick_time(session: Session, channel: Channel, when: When, now: datetime) -> datetime:
+    due = _pick_time_any_hour(session, channel, when, now)
+    hours = allowed_hours(channel.platform, channel.options)
+    if hours is None:
+        return due
+    moved = into_hours(due, hours, BROADCAST_ZONE)
+    if moved == due:
+        return due
+    # Moved to the morning: keep the channel's gap from what is already due then.
+    gap = timedelta(seconds=channel.min_gap_seconds)
+    return urgent_time(now=moved, taken=taken_times(session, channel.id), min_gap=gap)
+
+
+BROADCAST_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+"""Zalo counts its broadcast hours in Vietnam's time, whatever the channel's zone."""
+
+
+def allowed_hours(platform: str, options: Mapping[str, str]) -> tuple[time, time] | None:
+    """The daily hours a channel's posts may go out in, when its platform restricts them: a
+    Zalo channel that broadcasts (Zalo refuses broadcasts at night)."""
+    if platform != "zalo" or not options.get("broadcast"):
+        return None
+    from crosspost.platforms.zalo import DEFAULT_BROADCAST_HOURS, parse_hours
+
+    return parse_hours(options.get("broadcast_hours") or DEFAULT_BROADCAST_HOURS)
+
+
+def _pick_time_any_hour(session: Session, channel: Channel, when: When, now: datetime) -> datetime:
     taken = taken_times(session, channel.id)
     gap = timedelta(seconds=channel.min_gap_seconds)
     if when.now:

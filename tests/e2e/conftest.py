@@ -30,6 +30,7 @@ def workspace_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "CROSSPOST_REDIS_URL",
         "CROSSPOST_TIMEZONE",
         "CROSSPOST_USER",
+        "CROSSPOST_SECRET_KEY",
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("COLUMNS", "200")

@@ -71,7 +71,7 @@ def test_json_schema_is_stable(officer: Cli) -> None:
         "schema", "generated_at", "period", "by", "total", "groups", "top_articles",
         "posts_per_day", "engagement_by_channel", "timeliness_histogram",
     ]  # fmt: skip
-    assert doc["schema"] == "crosspost.report/1"
+    assert doc["schema"] == "crosspost.report/2"
     assert doc["period"] == {
         "label": "2026-11",
         "first_day": "2026-11-01",

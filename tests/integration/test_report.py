@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crosspost.db.models import Article, Channel, Delivery, MetricSnapshot, Source
@@ -300,3 +301,56 @@ def test_latest_engagement_per_channel(seeded: sessionmaker[Session]) -> None:
         "gov-x": {"comments": 3, "impressions": 1000, "likes": 25, "shares": 5},
     }
     assert latest_engagement(seeded, 7) == {}
+
+
+def test_figures_a_platform_cannot_give_are_not_available_not_zero(
+    seeded: sessionmaker[Session],
+) -> None:
+    """Telegram bots read no engagement at all; Zalo gives views and shares, no likes or
+    comments. Their posts count as posts, but not as zeros in the engagement figures."""
+    with transaction(seeded) as session:
+        for name, platform in (("gov-tg", "telegram"), ("gov-zalo", "zalo")):
+            session.add(
+                Channel(name=name, platform=platform, timezone="Asia/Ho_Chi_Minh", created_at=NOW)
+            )
+        session.flush()
+        ids = {name: cid for name, cid in session.execute(select(Channel.name, Channel.id))}
+        for channel, at, metrics in (
+            ("gov-tg", local(11, 2, 8, 40), {}),
+            ("gov-zalo", local(11, 2, 8, 45), {"views": 700, "shares": 9}),
+        ):
+            delivery = Delivery(
+                article_id=1, channel_id=ids[channel], status="published", due_at=at,
+                attempts=1, created_at=at, updated_at=at, scheduled_by="officer",
+                published_at=at,
+            )  # fmt: skip
+            session.add(delivery)
+            session.flush()
+            for name, value in metrics.items():
+                session.add(
+                    MetricSnapshot(delivery_id=delivery.id, taken_at=at, name=name, value=value)
+                )
+
+    by_platform = {g.key: g for g in _report(seeded, "2026-11", GroupBy.PLATFORM).groups}
+    telegram, zalo = by_platform["telegram"], by_platform["zalo"]
+    assert telegram.posts == 1
+    assert (telegram.likes, telegram.shares, telegram.comments) == (None, None, None)
+    assert (telegram.engagement, telegram.engagement_per_post) == (None, None)
+    assert (zalo.likes, zalo.shares, zalo.comments, zalo.engagement) == (None, 9, None, 9)
+    assert zalo.metrics == {"shares": 9, "views": 700}
+
+    report = _report(seeded, "2026-11", GroupBy.SOURCE)
+    total = report.total
+    assert total.posts == 9
+    assert total.engagement == 43 + 215 + 15 + 9
+    # Per post among the 8 posts on platforms that give engagement, not all 9.
+    assert total.engagement_per_post == round((43 + 215 + 15 + 9) / 8, 2)
+    channels = {c.channel: c.engagement for c in report.engagement_by_channel}
+    assert channels["gov-tg"] is None
+    assert channels["gov-zalo"] == 9
+
+    from crosspost.reporting.formats import cell
+
+    assert cell(telegram, "likes", "en") == "not available"
+    assert cell(telegram, "engagement_per_post", "vi") == "không có số liệu"
+    assert cell(zalo, "shares", "en") == "9"

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from crosspost.domain.slots import (
     SLOT_LEAD,
     check_not_past,
+    into_hours,
     next_free_slot,
     parse_gap,
     parse_local_time,
@@ -324,3 +325,34 @@ def test_urgent_time_property(now: datetime, offsets: list[timedelta], gap: time
     assert all(abs(at - t) >= gap for t in taken)
     # Earliest: either now, or just after a post it had to keep its distance from.
     assert at == now or any(at == t + gap for t in taken)
+
+
+DAYTIME = (time(6), time(22))
+
+
+@pytest.mark.parametrize(
+    ("local", "expected"),
+    [
+        (datetime(2026, 12, 2, 12, 0), datetime(2026, 12, 2, 12, 0)),  # inside: unchanged
+        (datetime(2026, 12, 2, 6, 0), datetime(2026, 12, 2, 6, 0)),  # the start is inside
+        (datetime(2026, 12, 2, 22, 0), datetime(2026, 12, 3, 6, 0)),  # the end is not
+        (datetime(2026, 12, 2, 23, 30), datetime(2026, 12, 3, 6, 0)),  # late: next morning
+        (datetime(2026, 12, 2, 2, 15), datetime(2026, 12, 2, 6, 0)),  # small hours: same day
+    ],
+)
+def test_into_hours_moves_night_times_to_the_next_morning(
+    local: datetime, expected: datetime
+) -> None:
+    moved = into_hours(local.replace(tzinfo=HCM), DAYTIME, HCM)
+    assert moved == expected.replace(tzinfo=HCM)
+    assert moved.tzinfo == UTC
+
+
+@given(st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1)))
+@settings(max_examples=200, deadline=None)
+def test_into_hours_is_never_earlier_and_always_inside(naive: datetime) -> None:
+    at = naive.replace(tzinfo=UTC)
+    moved = into_hours(at, DAYTIME, HCM)
+    assert moved >= at
+    assert moved - at < timedelta(hours=8, minutes=1)
+    assert DAYTIME[0] <= moved.astimezone(HCM).time() < DAYTIME[1]

@@ -7,7 +7,7 @@ an embedded one in the test's workspace; CROSSPOST_REQUIRE_SERVERS=1 makes its a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from crosspost.sandbox.state import (
     DEMO_PAGE,
     DEMO_TELEGRAM_BOT,
     DEMO_X_ACCOUNT,
+    DEMO_ZALO_OA,
 )
 from crosspost.services.articles import decide_articles
 from crosspost.services.channels import NewChannel, add_channel
@@ -42,6 +43,8 @@ CREDENTIALS = {
     "CROSSPOST_GOV_FB_PAGE_ACCESS_TOKEN": DEMO_PAGE.access_token,
     "CROSSPOST_GOV_TG_BOT_TOKEN": DEMO_TELEGRAM_BOT.token,
     "CROSSPOST_GOV_MASTO_ACCESS_TOKEN": DEMO_MASTODON_ACCOUNT.access_token,
+    "CROSSPOST_GOV_ZALO_APP_SECRET": DEMO_ZALO_OA.app_secret,
+    "CROSSPOST_GOV_ZALO_REFRESH_TOKEN": DEMO_ZALO_OA.refresh_token,
 }
 
 
@@ -58,7 +61,7 @@ class Rig:
     engine: Engine
     sandbox: Sandbox
     config: Path
-    env: dict[str, str]
+    env: dict[str, str] = field(repr=False)  # credentials: not in failure reports
 
     @property
     def factory(self) -> sessionmaker[Session]:

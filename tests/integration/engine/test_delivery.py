@@ -333,8 +333,8 @@ def test_a_request_that_never_reached_the_platform_is_retried_after_a_backoff(ri
     assert (view.status, view.attempts) == ("published", 2)
 
 
-def test_one_article_on_four_platforms_is_published_once_on_each(rig: Rig) -> None:
-    from crosspost.sandbox.state import DEMO_TELEGRAM_BOT
+def test_one_article_on_five_platforms_is_published_once_on_each(rig: Rig) -> None:
+    from crosspost.sandbox.state import DEMO_TELEGRAM_BOT, DEMO_ZALO_OA
     from crosspost.services.channels import NewChannel, add_channel
 
     bot = DEMO_TELEGRAM_BOT
@@ -353,6 +353,20 @@ def test_one_article_on_four_platforms_is_published_once_on_each(rig: Rig) -> No
         NewChannel(name="gov-masto", platform="mastodon", api_base=rig.sandbox.mastodon_api_base),
         now=utcnow(),
     )
+    add_channel(
+        rig.factory,
+        NewChannel(
+            name="gov-zalo",
+            platform="zalo",
+            api_base=rig.sandbox.zalo_api_base,
+            options={
+                "oa_id": DEMO_ZALO_OA.oa_id,
+                "app_id": DEMO_ZALO_OA.app_id,
+                "cover_url": "https://portal.example/cover.jpg",
+            },
+        ),
+        now=utcnow(),
+    )
     article = rig.approved_article(70)
     _schedule_now(rig, article, ["all"])
     rig.work()
@@ -362,6 +376,11 @@ def test_one_article_on_four_platforms_is_published_once_on_each(rig: Rig) -> No
         "gov-fb": "published",
         "gov-tg": "published",
         "gov-masto": "published",
+        "gov-zalo": "published",
     }
-    counts = {p: len(rig.sandbox.posts(p)) for p in ("x", "facebook", "telegram", "mastodon")}
-    assert counts == {"x": 1, "facebook": 1, "telegram": 1, "mastodon": 1}
+    platforms = ("x", "facebook", "telegram", "mastodon", "zalo")
+    counts = {p: len(rig.sandbox.posts(p)) for p in platforms}
+    assert counts == dict.fromkeys(platforms, 1)
+    [zalo_article] = rig.sandbox.posts("zalo")
+    assert zalo_article.title == "Chính phủ ban hành nghị định số 70/2026/NĐ-CP về chuyển đổi số"
+    assert zalo_article.link == "https://portal.example/tin-70.htm"

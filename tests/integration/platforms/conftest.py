@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +17,15 @@ from typing import Any
 
 import pytest
 
-from crosspost.platforms.base import ChannelConnection, Publisher, Secret
+from crosspost.platforms.base import ChannelConnection, MemoryTokenStore, Publisher, Secret
 from crosspost.platforms.registry import build_publisher
 from crosspost.sandbox import DEMO_PAGE, DEMO_X_ACCOUNT, Sandbox
-from crosspost.sandbox.state import DEMO_MASTODON_ACCOUNT, DEMO_TELEGRAM_BOT, RequestRecord
+from crosspost.sandbox.state import (
+    DEMO_MASTODON_ACCOUNT,
+    DEMO_TELEGRAM_BOT,
+    DEMO_ZALO_OA,
+    RequestRecord,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TIMEOUT = 0.5
@@ -45,6 +51,8 @@ class Kit:
     rejects_duplicates: bool = True  # X and Graph refuse the same text twice; others post it
     reads_back: bool = True  # find_recent_by_link can see the account's posts (not Telegram)
     has_metrics: bool = True  # fetch_metrics returns numbers (not Telegram: all unavailable)
+    metric_names: frozenset[str] = frozenset({"likes", "shares", "comments"})
+    metrics_by_listing: bool = False  # numbers come from listing the account's posts (Zalo)
 
     def connection(
         self,
@@ -58,6 +66,10 @@ class Kit:
         """A channel pointed at the sandbox (or at `api_base`)."""
         values = credentials if credentials is not None else self.credentials
         base = api_base if api_base is not None else self.api_base_of(sb) if sb else None
+        # Rotating tokens (Zalo): every publisher of one sandbox shares the chain, as the
+        # workers of one workspace share the database's.
+        chains = _STORES.setdefault(sb, {}) if sb is not None else {}
+        store = chains.setdefault(values.get("refresh_token", ""), MemoryTokenStore())
         return ChannelConnection(
             platform=self.name,
             credentials={k: Secret(v) for k, v in values.items()},
@@ -65,6 +77,7 @@ class Kit:
             timeout_seconds=timeout,
             connect_timeout_seconds=timeout,
             options={**self.options, **(options or {})},
+            token_store=store,
         )
 
     def publisher(self, sb: Sandbox | None, **kwargs: Any) -> Publisher:
@@ -75,6 +88,11 @@ class Kit:
         """A `respond` fault from this platform's fixture file `name`.json."""
         data = json.loads((FIXTURES / self.name / f"{name}.json").read_text(encoding="utf-8"))
         return {"action": "respond", **{k: v for k, v in data.items() if not k.startswith("_")}}
+
+
+_STORES: weakref.WeakKeyDictionary[Sandbox, dict[str, MemoryTokenStore]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 X_KIT = Kit(
@@ -147,7 +165,42 @@ MASTODON_KIT = Kit(
     rejects_duplicates=False,
 )
 
-KITS = {kit.name: kit for kit in (X_KIT, FACEBOOK_KIT, TELEGRAM_KIT, MASTODON_KIT)}
+ZALO_KIT = Kit(
+    name="zalo",
+    credentials={
+        "app_secret": DEMO_ZALO_OA.app_secret,
+        "refresh_token": DEMO_ZALO_OA.refresh_token,
+    },
+    options={
+        "oa_id": DEMO_ZALO_OA.oa_id,
+        "app_id": DEMO_ZALO_OA.app_id,
+        "cover_url": "https://moh.gov.vn/static/cover.jpg",
+    },
+    account=DEMO_ZALO_OA.oa_id,
+    create={"platform": "zalo", "method": "POST", "path": "/v2.0/article/create"},
+    read={"platform": "zalo", "method": "GET", "path": "/v2.0/oa/getoa"},
+    metrics_batch=10,  # articles per getslice page
+    is_metrics_call=lambda r: r.path == "/v2.0/article/getslice",
+    too_long_text="Thông báo " + "a" * 300,
+    # Every OA API call counts: a publish is create, 3 verifies (2 "processing"), a detail read.
+    limit=("zalo:calls", 5),
+    rate_limit_with_reset={
+        "action": "respond",
+        **{
+            k: v
+            for k, v in json.loads(
+                (FIXTURES / "zalo" / "rate_limited_with_reset.json").read_text(encoding="utf-8")
+            ).items()
+            if not k.startswith("_")
+        },
+    },
+    api_base_of=lambda sb: sb.zalo_api_base,
+    rejects_duplicates=False,
+    metric_names=frozenset({"views", "shares"}),
+    metrics_by_listing=True,
+)
+
+KITS = {kit.name: kit for kit in (X_KIT, FACEBOOK_KIT, TELEGRAM_KIT, MASTODON_KIT, ZALO_KIT)}
 
 
 @pytest.fixture(params=sorted(KITS))
