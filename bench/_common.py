@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
+    from sqlalchemy.orm import Session, sessionmaker
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -280,3 +281,34 @@ def worker_argv(
     if not cron:
         argv.append("--no-cron")
     return [*argv, "--name", f"{name}-{uuid.uuid4().hex[:6]}"]
+
+
+def approved_articles(factory: sessionmaker[Session], n: int, now: datetime) -> list[int]:
+    """`n` articles of source 1, approved by an officer (as ingestion and approval leave them)."""
+    from crosspost.db.models import Article
+    from crosspost.db.session import transaction
+    from crosspost.domain.approval import Decision
+    from crosspost.services.articles import decide_articles
+
+    with transaction(factory) as session:
+        articles = [
+            Article(
+                canonical_url=f"https://portal.example/tin-{i}.htm",
+                link=f"https://portal.example/tin-{i}.htm",
+                title=f"Chính phủ ban hành nghị định số {i}/2026/NĐ-CP về chuyển đổi số",
+                summary="Nghị định quy định việc kết nối, chia sẻ dữ liệu giữa các bộ, ngành.",
+                source_id=1,
+                status="pending",
+                published_at=now,
+                published_at_estimated=False,
+                first_seen_at=now,
+                updated_at=now,
+                revision=1,
+            )
+            for i in range(1, n + 1)
+        ]
+        session.add_all(articles)
+        session.flush()
+        ids = [a.id for a in articles]
+    decide_articles(factory, ids, Decision.APPROVE, actor="Cán bộ A", note="", now=now)
+    return ids

@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     ROOT,
     Load,
+    approved_articles,
     database,
     machine,
     md_table,
@@ -60,13 +61,10 @@ from sqlalchemy import func, select
 
 from crosspost.bootstrap import Workspace, utcnow
 from crosspost.db.models import Article, Channel, Delivery
-from crosspost.db.session import transaction
-from crosspost.domain.approval import Decision
 from crosspost.domain.xtext import weighted_length
 from crosspost.queue.rq_queue import DELIVERIES, MAINTENANCE, RQDeliveryQueue
 from crosspost.sandbox import Sandbox
 from crosspost.sandbox.state import GraphPage, XAccount
-from crosspost.services.articles import decide_articles
 from crosspost.services.channels import NewChannel, add_channel
 from crosspost.services.scheduling import When, schedule_article
 from crosspost.services.sources import add_source
@@ -172,27 +170,7 @@ def prepare(config: Path, sandbox: Sandbox, n_articles: int, channels: int) -> d
             now=now,
         )  # fmt: skip
         env.update({var: p.access_token for _cred, var in view.credentials_env.items()})
-    with transaction(ws.factory) as session:
-        articles = [
-            Article(
-                canonical_url=f"https://portal.example/tin-{i}.htm",
-                link=f"https://portal.example/tin-{i}.htm",
-                title=f"Chính phủ ban hành nghị định số {i}/2026/NĐ-CP về chuyển đổi số",
-                summary="Nghị định quy định việc kết nối, chia sẻ dữ liệu giữa các bộ, ngành.",
-                source_id=1,
-                status="pending",
-                published_at=now,
-                published_at_estimated=False,
-                first_seen_at=now,
-                updated_at=now,
-                revision=1,
-            )
-            for i in range(1, n_articles + 1)
-        ]
-        session.add_all(articles)
-        session.flush()
-        ids = [a.id for a in articles]
-    decide_articles(ws.factory, ids, Decision.APPROVE, actor="Cán bộ A", note="", now=now)
+    approved_articles(ws.factory, n_articles, now)
     ws.close()
     return env
 

@@ -51,6 +51,7 @@ from _common import (
     DOC,
     ROOT,
     Load,
+    approved_articles,
     busy_seconds,
     cpu_of,
     database,
@@ -66,14 +67,11 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import func, select
 
 from crosspost.bootstrap import Workspace, utcnow
-from crosspost.db.models import Article, Delivery
-from crosspost.db.session import transaction
-from crosspost.domain.approval import Decision
+from crosspost.db.models import Delivery
 from crosspost.domain.xtext import weighted_length
 from crosspost.queue.rq_queue import DELIVERIES, MAINTENANCE, RQDeliveryQueue
 from crosspost.sandbox import Sandbox
 from crosspost.sandbox.state import DEMO_PAGE, DEMO_X_ACCOUNT
-from crosspost.services.articles import decide_articles
 from crosspost.services.channels import NewChannel, add_channel
 from crosspost.services.scheduling import When, schedule_article
 from crosspost.services.sources import add_source
@@ -155,27 +153,7 @@ def prepare(
         ),
         now=now,
     )
-    with transaction(ws.factory) as session:
-        articles = [
-            Article(
-                canonical_url=f"https://portal.example/tin-{i}.htm",
-                link=f"https://portal.example/tin-{i}.htm",
-                title=f"Chính phủ ban hành nghị định số {i}/2026/NĐ-CP về chuyển đổi số",
-                summary="Nghị định quy định việc kết nối, chia sẻ dữ liệu giữa các bộ, ngành.",
-                source_id=1,
-                status="pending",
-                published_at=now,
-                published_at_estimated=False,
-                first_seen_at=now,
-                updated_at=now,
-                revision=1,
-            )
-            for i in range(1, n + 1)
-        ]
-        session.add_all(articles)
-        session.flush()
-        ids = [a.id for a in articles]
-    decide_articles(ws.factory, ids, Decision.APPROVE, actor="Cán bộ A", note="", now=now)
+    ids = approved_articles(ws.factory, n, now)
     queue = RQDeliveryQueue(redis)
     targets = list(CHANNELS[:channels])
     for article_id in ids:

@@ -64,7 +64,7 @@ def add(
     ] = None,
     verify_timeout: Annotated[
         float | None,
-        typer.Option("--verify-timeout", help="Zalo: seconds to wait for an article (120)."),
+        typer.Option("--verify-timeout", help="Zalo: seconds to wait for an article (60)."),
     ] = None,
     refresh_days: Annotated[
         int | None,

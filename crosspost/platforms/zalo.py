@@ -79,8 +79,10 @@ ACCESS_REFRESH_MARGIN = timedelta(minutes=30)
 """Refresh an access token this long before Zalo says it expires."""
 DEFAULT_REFRESH_DAYS = 90
 """A refresh token's life (Zalo: "3 months"); option ``refresh_days``."""
-DEFAULT_VERIFY_TIMEOUT = 120.0
-"""Seconds to keep asking ``article/verify`` before the outcome is left to reconciliation."""
+DEFAULT_VERIFY_TIMEOUT = 60.0
+"""Seconds to keep asking ``article/verify`` before the outcome is left to reconciliation; with
+the other calls of a publish it stays well inside a delivery job's 120 s
+(`crosspost.queue.rq_queue.DELIVERY_TIMEOUT`)."""
 DEFAULT_BROADCAST_HOURS = "06:00-22:00"
 """When Zalo accepts broadcasts (-234 outside), Asia/Ho_Chi_Minh; option ``broadcast_hours``."""
 DEFAULT_RATE_LIMIT_BACKOFF = 60.0

@@ -272,10 +272,12 @@ def _check_zalo(options: Mapping[str, str]) -> None:
     cover = options.get("cover_url", "")
     if cover and (urlsplit(cover).scheme not in ("http", "https") or not urlsplit(cover).hostname):
         raise InvalidInput(f"--cover-url {cover!r} must be an http(s) URL of an image")
-    for name in ("verify_timeout", "refresh_days"):
+    # verify: the whole publish must fit a delivery job's 120 s; refresh: at most a year.
+    for name, most in (("verify_timeout", 90.0), ("refresh_days", 365.0)):
         raw = options.get(name)
-        if raw is not None and not _positive(raw):
-            raise InvalidInput(f"--{name.replace('_', '-')} must be a positive number, not {raw!r}")
+        if raw is not None and not _within(raw, most):
+            flag = "--" + name.replace("_", "-")
+            raise InvalidInput(f"{flag} must be a number above 0 and at most {most:g}, not {raw!r}")
     if "broadcast_hours" in options:
         from crosspost.platforms.zalo import parse_hours
 
@@ -285,9 +287,9 @@ def _check_zalo(options: Mapping[str, str]) -> None:
             raise InvalidInput(str(exc)) from None
 
 
-def _positive(raw: str) -> bool:
+def _within(raw: str, most: float) -> bool:
     try:
-        return 0 < float(raw) < 10_000
+        return 0 < float(raw) <= most
     except ValueError:
         return False
 

@@ -69,6 +69,8 @@ def test_the_issue_example_adds_a_channel_and_warns_about_the_cover(cli: Cli) ->
         (("--oa-id", "1234"), "needs --app-id"),
         (("--oa-id", "12", "--app-id", "5", "--cover-url", "file:///etc/passwd"), "--cover-url"),
         (("--oa-id", "12", "--app-id", "5", "--broadcast-hours", "22:00-06:00"), "start before"),
+        (("--oa-id", "12", "--app-id", "5", "--verify-timeout", "600"), "at most 90"),
+        (("--oa-id", "12", "--app-id", "5", "--refresh-days", "0"), "above 0"),
     ],
 )
 def test_bad_zalo_settings_are_refused(cli: Cli, args: tuple[str, ...], words: str) -> None:
