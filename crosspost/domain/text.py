@@ -16,6 +16,9 @@ _CONTROL = re.compile(
     "\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff]"
 )
 _SPACES = re.compile(r"\s+")
+# A terminal escape sequence (ESC [ … final byte, or ESC with one character): removed whole, so
+# no "[31m" is left behind once the ESC itself goes. Also the one-byte CSI (U+009B).
+_ESCAPE = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 
 
 def nfc(text: str) -> str:
@@ -25,7 +28,7 @@ def nfc(text: str) -> str:
 
 def clean_line(text: str) -> str:
     """NFC, control and bidi-override characters removed, whitespace collapsed to single spaces."""
-    return _SPACES.sub(" ", _CONTROL.sub("", nfc(text))).strip()
+    return _SPACES.sub(" ", _CONTROL.sub("", _ESCAPE.sub("", nfc(text)))).strip()
 
 
 # Elements whose content is never text a reader sees.

@@ -60,3 +60,9 @@ def test_truncate_words(text: str, limit: int, expected: str) -> None:
     result = truncate_words(text, limit)
     assert result == expected
     assert len(result) <= limit
+
+
+def test_terminal_escape_sequences_are_removed_whole() -> None:
+    # A title that colours an officer's terminal red, then resets it: nothing of it is kept.
+    assert clean_line("\x1b[31mKhẩn\x1b[0m: bão số 3 \x9b1;33mđổ bộ") == "Khẩn: bão số 3 đổ bộ"
+    assert clean_line("Giá [31m là chữ thường") == "Giá [31m là chữ thường"
