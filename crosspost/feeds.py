@@ -15,6 +15,7 @@ import calendar
 import contextlib
 import io
 import ipaddress
+import re
 import socket
 import ssl
 import time
@@ -367,7 +368,33 @@ def _raw_entry(entry: Any) -> RawEntry:
         summary=summary,
         published=dict.get(entry, "published") or dict.get(entry, "updated") or None,
         parser_published=parser_published,
+        images=_images(entry, summary),
     )
+
+
+_IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
+
+
+def _images(entry: Any, html: str) -> tuple[str, ...]:
+    """The picture URLs an entry names, best first: media:content (images only),
+    media:thumbnail, image enclosures, then the first <img> of its HTML (first 64 KB)."""
+    found: list[str] = []
+    for media in entry.get("media_content") or []:
+        kind = str(media.get("medium") or media.get("type") or "image")
+        if kind.startswith("image") and media.get("url"):
+            found.append(str(media["url"]))
+    found += [str(t["url"]) for t in entry.get("media_thumbnail") or [] if t.get("url")]
+    found += [
+        str(link["href"])
+        for link in entry.get("links") or []
+        if link.get("rel") == "enclosure"
+        and str(link.get("type", "")).startswith("image/")
+        and link.get("href")
+    ]
+    match = _IMG_SRC.search(html[:65_536])
+    if match:
+        found.append(match.group(1))
+    return tuple(found[:8])
 
 
 def _first_line(exc: object) -> str:

@@ -169,8 +169,8 @@ def add(
         )
         if not view.options.get("cover_url"):
             console.print(
-                "Warning: no --cover-url: Zalo refuses articles without a cover photo, so this "
-                "channel's deliveries will fail until it has one."
+                "Warning: no --cover-url: Zalo refuses articles without a cover photo, so articles "
+                "whose feed names no picture will fail on this channel."
             )
     console.print(f"Then check them: crosspost channels check {view.name}")
 

@@ -89,6 +89,9 @@ class Article(Base):
     first_seen_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     revision: Mapped[int] = mapped_column(Integer, default=1)
+    # The article's picture as its feed gave it (media:content, an enclosure, the first <img>):
+    # a Zalo article's cover. Not fetched by crosspost; the platform fetches it.
+    image_url: Mapped[str | None] = mapped_column(Text)
 
 
 class SourceItem(Base):

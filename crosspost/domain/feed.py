@@ -42,6 +42,9 @@ class RawEntry:
     published: str | None
     # The parser's own reading of the date (UTC), used when `published` is in no format we know.
     parser_published: datetime | None = None
+    # Picture URLs the entry names, best first (media:content, media:thumbnail, an image
+    # enclosure, the first <img> of its HTML); may be relative.
+    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,7 @@ class FeedItem:
     summary: str
     published_at: datetime
     date_estimated: bool
+    image_url: str | None = None
 
 
 def normalise_entry(
@@ -115,7 +119,18 @@ def normalise_entry(
         summary=summary,
         published_at=published or seen_at,
         date_estimated=published is None,
+        image_url=_image(entry.images, link),
     )
+
+
+def _image(candidates: Sequence[str], base: str) -> str | None:
+    """The first candidate that is an absolute http(s) URL (after resolving it against the
+    article's link) of a sane length; tracking parameters are kept (a CDN may need them)."""
+    for candidate in candidates:
+        url = absolute_url(candidate, base)
+        if url is not None and len(url) <= MAX_URL_CHARS:
+            return url
+    return None
 
 
 def _guid(raw: str | None, canonical: str) -> str:

@@ -128,6 +128,8 @@ class OutgoingPost:
     title: str | None = None
     """The article's title, for platforms whose posts have one (a Zalo OA article); the
     adapter fits it to the platform's limit."""
+    image_url: str | None = None
+    """The article's picture, for platforms that show one (a Zalo OA article's cover)."""
 
 
 @dataclass(frozen=True)

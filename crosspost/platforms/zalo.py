@@ -175,7 +175,8 @@ class ZaloPublisher:
         """Create the article, wait for Zalo to process it, broadcast it if the channel says so.
 
         `post.text` is the description (≤ 300); the title comes from `post.title` (or the
-        text's first words), cut at a word to 150. Broadcast channels wait for the allowed
+        text's first words), cut at a word to 150; the cover is the article's picture, else
+        the channel's `cover_url`. Broadcast channels wait for the allowed
         hours *before* creating anything, so a night-time delivery is simply sent at 06:00.
         """
         description = " ".join(post.text.split())
@@ -187,10 +188,11 @@ class ZaloPublisher:
                 code="-210",
             )
         title = fit_words(" ".join((post.title or description).split()), TITLE_MAX)
-        cover = self._cover_url
+        cover = post.image_url or self._cover_url
         if not cover:
             raise Rejected(
-                "zalo: an OA article needs a cover photo: give the channel one with --cover-url",
+                "zalo: an OA article needs a cover photo and this article's feed gave none: "
+                "give the channel a default one with --cover-url",
                 platform=PLATFORM,
                 code="-201",
             )

@@ -170,6 +170,8 @@ class Post:
     """Zalo articles: the title (the text is the description)."""
     broadcasts: int = 0
     """Zalo articles: how many times it was sent to the OA's followers."""
+    cover: str | None = None
+    """Zalo articles: the cover photo's URL."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, with the time in ISO 8601."""

@@ -150,6 +150,7 @@ def _create(state: SandboxState, oa: ZaloOA, body: Any) -> Reply:
                 link=links[0] if links else None,
                 created_at=state.now_dt(),
                 title=title,
+                cover=str(cover["photo_url"]),
             )
         )
     return ok({"token": token})

@@ -173,7 +173,12 @@ def preview(
             hours = options.get("broadcast_hours") or "06:00-22:00"
             fields = (
                 Field("title", title, code_points(title), ZALO_TITLE_LIMIT),
-                Field("cover", options.get("cover_url") or "(none: Zalo will refuse the article)"),
+                Field(
+                    "cover",
+                    article.image_url
+                    or options.get("cover_url")
+                    or "(none: the feed gave no picture and the channel has no --cover-url)",
+                ),
                 Field(
                     "broadcast",
                     f"to followers, {hours} Asia/Ho_Chi_Minh" if options.get("broadcast") else "no",

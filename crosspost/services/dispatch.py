@@ -77,6 +77,7 @@ def deliver(
                 link=claimed.link,
                 idempotency_key=f"crosspost-delivery-{delivery_id}",
                 title=claimed.title or None,
+                image_url=claimed.image_url,
             )
         )
     except PublishError as exc:

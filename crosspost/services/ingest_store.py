@@ -126,6 +126,7 @@ def _new_article(session: Session, source: SourceRef, item: FeedItem, at: dateti
         first_seen_at=at,
         updated_at=at,
         revision=1,
+        image_url=item.image_url,
     )
     session.add(article)
     session.flush()
@@ -175,6 +176,8 @@ def _revise(
     Comparing with every earlier version, not just the latest, keeps two feeds that carry the
     same article under different titles (the hub edits ministries' titles) from flip-flopping.
     """
+    if item.image_url and article.image_url is None:
+        article.image_url = item.image_url  # a picture the first feed lacked: not a revision
     if (article.title, article.summary) == (item.title, item.summary):
         return False
     # Lock the article: concurrent revisers would both pick the same next revision number.

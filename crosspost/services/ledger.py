@@ -59,6 +59,7 @@ class Claim:
     text: str
     link: str | None
     title: str = ""
+    image_url: str | None = None
 
 
 ClaimResult = Claim | str
@@ -145,7 +146,16 @@ def claim(
         attempt = DeliveryAttempt(delivery_id=delivery_id, started_at=now, outcome="sending")
         session.add(attempt)
         session.flush()
-        return Claim(delivery_id, token, attempt.id, channel.name, text, link, article.title)
+        return Claim(
+            delivery_id,
+            token,
+            attempt.id,
+            channel.name,
+            text,
+            link,
+            title=article.title,
+            image_url=article.image_url,
+        )
 
 
 def _why_not(session: Session, delivery_id: int, now: datetime) -> str:

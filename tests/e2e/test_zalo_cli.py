@@ -139,12 +139,16 @@ def test_preview_shows_the_article_fields(zalo: Cli) -> None:
         zalo("sources", "add", "chinhphu", f"{feeds}/chinhphu.rss", "--allow-private")
         assert zalo("ingest").code == 0
     listed = json.loads(zalo("articles", "list", "--json").out)["articles"]
-    article = listed[0]["id"]
+    by_title = {a["title"]: a["id"] for a in listed}
+    pictured = by_title["Thủ tướng chủ trì Phiên họp Chính phủ thường kỳ tháng 11/2026"]
+    article = by_title["Lấy ý kiến Nhân dân về dự thảo Luật Giao dịch điện tử (sửa đổi)"]
+    shown = zalo("preview", str(pictured), "--channel", "gov-zalo")
+    assert "cover: https://portal.example/images/phien-hop.jpg" in shown.out  # the feed's <img>
     result = zalo("preview", str(article), "--channel", "gov-zalo")
     assert result.code == 0, result.err
     assert "title: " in result.out
     assert "/ 150)" in result.out
-    assert "cover: https://chinhphu.vn/cover.jpg" in result.out
+    assert "cover: https://chinhphu.vn/cover.jpg" in result.out  # no picture: the channel's
     assert "broadcast: no" in result.out
     assert "description length" in result.out
     data = json.loads(zalo("preview", str(article), "--channel", "gov-zalo", "--json").out)

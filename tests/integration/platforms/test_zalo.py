@@ -237,3 +237,14 @@ def test_verify_refused_after_the_create_is_left_to_reconciliation(sandbox: Sand
 
     [article] = sandbox.posts("zalo")
     assert [p.post_id for p in publisher.find_recent_by_link(LINK, AN_HOUR_AGO)] == [article.id]
+
+
+def test_the_cover_is_the_articles_picture_else_the_channels(sandbox: Sandbox) -> None:
+    publisher = KIT.publisher(sandbox)
+    picture = "https://cdn.chinhphu.vn/2026/11/phien-hop.jpg"
+
+    publisher.publish(OutgoingPost(POST.text, LINK, title="Có ảnh", image_url=picture))
+    publisher.publish(OutgoingPost(POST.text, LINK + "-2", title="Không có ảnh"))
+
+    covers = [article.cover for article in sandbox.posts("zalo")]
+    assert covers == [picture, KIT.options["cover_url"]]
