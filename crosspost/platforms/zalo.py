@@ -6,7 +6,8 @@ it into the article id once Zalo has processed it (until then it answers -214 "b
 processed": polled with backoff, never re-created). A channel with ``broadcast`` on then sends
 the article to the OA's followers (``oa/message``), which Zalo refuses at night.
 
-Zalo specifics this adapter handles:
+Zalo specifics this adapter handles (the tokens in `zalo_auth`, the error codes in
+`zalo_errors`):
 
 * errors come in the JSON body, mostly with HTTP 200: ``{"error": -216, "message": …}``;
 * access tokens live ~25 hours and the refresh token is single-use: every refresh returns a new
@@ -26,10 +27,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from datetime import time as clock_time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import requests
 
@@ -39,7 +39,6 @@ from crosspost.errors import (
     ConfigError,
     CredentialsInvalid,
     OutcomeUnknown,
-    PermissionDenied,
     PublishError,
     RateLimited,
     Rejected,
@@ -49,7 +48,6 @@ from crosspost.errors import (
 from crosspost.platforms.base import (
     AccountInfo,
     ChannelConnection,
-    IssuedTokens,
     MemoryTokenStore,
     MetricsResult,
     OutgoingPost,
@@ -58,42 +56,47 @@ from crosspost.platforms.base import (
     TokenStore,
     one_line,
     same_link,
-    secret_digest,
 )
 from crosspost.platforms.base import (
     text_fingerprint as fingerprint_of,
 )
 from crosspost.platforms.http import PlatformTransport, RequestNotSent, mount_transport
 from crosspost.platforms.registry import PLATFORMS
+from crosspost.platforms.zalo_auth import DEFAULT_OAUTH_BASE, DEFAULT_REFRESH_DAYS, ZaloTokens
+from crosspost.platforms.zalo_errors import (
+    DEFAULT_RATE_LIMIT_BACKOFF,
+    EXPIRED_TOKEN,
+    PLATFORM,
+    VIETNAM,
+    error_for,
+    json_body,
+    retry_after,
+)
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "zalo"
+__all__ = [
+    "DEFAULT_BROADCAST_HOURS",
+    "DEFAULT_RATE_LIMIT_BACKOFF",
+    "PLATFORM",
+    "ZaloPublisher",
+    "build_zalo_publisher",
+    "parse_hours",
+    "seconds_until_allowed",
+]
+
 DEFAULT_API_BASE = PLATFORMS["zalo"].default_api_base
-DEFAULT_OAUTH_BASE = "https://oauth.zaloapp.com"
-"""Token endpoint host. A channel with `api_base` (the sandbox, a gateway) sends both there."""
 
 TITLE_MAX = 150
 DESCRIPTION_MAX = 300
-ACCESS_REFRESH_MARGIN = timedelta(minutes=30)
-"""Refresh an access token this long before Zalo says it expires."""
-DEFAULT_REFRESH_DAYS = 90
-"""A refresh token's life (Zalo: "3 months"); option ``refresh_days``."""
 DEFAULT_VERIFY_TIMEOUT = 60.0
 """Seconds to keep asking ``article/verify`` before the outcome is left to reconciliation; with
 the other calls of a publish it stays well inside a delivery job's 120 s
 (`crosspost.queue.rq_queue.DELIVERY_TIMEOUT`)."""
 DEFAULT_BROADCAST_HOURS = "06:00-22:00"
 """When Zalo accepts broadcasts (-234 outside), Asia/Ho_Chi_Minh; option ``broadcast_hours``."""
-DEFAULT_RATE_LIMIT_BACKOFF = 60.0
-"""Seconds to wait after -32 ("reached limit call api"): Zalo sends no reset time."""
 SLICE_PAGE = 10
 """Articles per ``article/getslice`` page (Zalo's maximum, per third-party SDKs)."""
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
-
-_EXPIRED_TOKEN = {-216, -220}
-_NO_PERMISSION = {-204, -205, -209, -212, -221, -223, -224, -230, -232}
-_BAD_CREDENTIALS = {-219, -242}
 
 
 def build_zalo_publisher(connection: ChannelConnection) -> ZaloPublisher:
@@ -154,18 +157,21 @@ class ZaloPublisher:
     ) -> None:
         self._session = session
         self._api_base = api_base
-        self._oauth_base = oauth_base
         self._oa_id = oa_id
-        self._app_id = app_id
-        self._app_secret = app_secret
-        self._seed = refresh_seed
-        self._seed_digest = secret_digest(refresh_seed)
-        self._store = store
+        self._tokens = ZaloTokens(
+            session,
+            oauth_base=oauth_base,
+            app_id=app_id,
+            app_secret=app_secret,
+            refresh_seed=refresh_seed,
+            store=store,
+            clock=clock,
+            refresh_days=refresh_days,
+        )
         self._cover_url = cover_url
         self._broadcast = broadcast
         self._hours = broadcast_hours
         self._verify_timeout = verify_timeout
-        self._refresh_life = timedelta(days=refresh_days)
         self._clock = clock
         self._sleep = sleep
 
@@ -329,96 +335,6 @@ class ZaloPublisher:
                 }
         return MetricsResult(metrics=numbers, deleted=frozenset(wanted - set(numbers)))
 
-    # --- tokens ------------------------------------------------------------------------------
-
-    def tokens(self) -> IssuedTokens | None:
-        """The stored tokens when they descend from the configured refresh token."""
-        stored = self._store.load()
-        if stored is not None and stored.seeded_from == self._seed_digest:
-            return stored
-        return None
-
-    def _access_token(self) -> Secret:
-        current = self.tokens()
-        if (
-            current is not None
-            and current.access_expires_at - ACCESS_REFRESH_MARGIN > self._clock()
-        ):
-            return current.access_token
-        return self._refresh(stale=None).access_token
-
-    def _refresh(self, *, stale: Secret | None) -> IssuedTokens:
-        """New tokens under the store's lock; a process that waited for the lock finds the
-        tokens another one just stored and uses them instead of spending a refresh token."""
-
-        def refresh(current: IssuedTokens | None) -> IssuedTokens | None:
-            mine = current if current and current.seeded_from == self._seed_digest else None
-            if (
-                mine is not None
-                and mine.access_expires_at - ACCESS_REFRESH_MARGIN > self._clock()
-                and mine.access_token != stale
-            ):
-                return None
-            return self._exchange(mine.refresh_token if mine else self._seed)
-
-        tokens = self._store.rotate(refresh)
-        if tokens is None:  # pragma: no cover - a store that dropped what it was given
-            raise RetryLater("zalo: the token store kept no tokens", platform=PLATFORM)
-        return tokens
-
-    def _exchange(self, refresh_token: Secret) -> IssuedTokens:
-        """``POST /v4/oa/access_token`` with ``grant_type=refresh_token`` (spends the token)."""
-        url = f"{self._oauth_base}/v4/oa/access_token"
-        failure: PublishError | None = None
-        try:
-            response = self._session.post(
-                url,
-                data={
-                    "refresh_token": refresh_token.reveal(),
-                    "app_id": self._app_id,
-                    "grant_type": "refresh_token",
-                },
-                headers={"secret_key": self._app_secret.reveal()},
-            )
-        except requests.RequestException as exc:
-            said = str(exc) if isinstance(exc, requests.ConnectionError) else type(exc).__name__
-            # A lost answer may have spent the refresh token; the next attempt will tell.
-            failure = RetryLater(
-                f"zalo: could not refresh the access token: {said}", platform=PLATFORM
-            )
-        if failure is not None:
-            raise failure
-        body = _json(response)
-        access = body.get("access_token") if body else None
-        refresh = body.get("refresh_token") if body else None
-        if response.status_code >= 500 or body is None:
-            raise RetryLater(
-                f"zalo: could not refresh the access token: HTTP {response.status_code}",
-                platform=PLATFORM,
-                code=str(response.status_code),
-            )
-        if not access or not refresh:
-            code = str(body.get("error", response.status_code))
-            said = one_line(str(body.get("error_description") or body.get("message") or ""))
-            raise CredentialsInvalid(
-                f"zalo: the refresh token was refused ({code}: {said}); authorise the OA "
-                "again and set the channel's refresh token variable",
-                platform=PLATFORM,
-                code=code,
-            )
-        now = self._clock()
-        try:
-            lifetime = float(body.get("expires_in", 90000))
-        except (TypeError, ValueError):
-            lifetime = 90000.0
-        return IssuedTokens(
-            access_token=Secret(str(access)),
-            refresh_token=Secret(str(refresh)),
-            access_expires_at=now + timedelta(seconds=lifetime),
-            refresh_expires_at=now + self._refresh_life,
-            seeded_from=self._seed_digest,
-        )
-
     # --- calls -------------------------------------------------------------------------------
 
     def _call(
@@ -433,13 +349,13 @@ class ZaloPublisher:
     ) -> Any:
         """One OA API call; its ``data`` on success. An access token Zalo calls invalid or
         expired is refreshed and the call made once more (Zalo refused it: nothing happened)."""
-        token = self._access_token()
+        token = self._tokens.access_token()
         try:
             return self._call_once(method, path, token, action, creating, json, params)
         except CredentialsInvalid as exc:
-            if exc.code not in {str(c) for c in _EXPIRED_TOKEN}:
+            if exc.code not in {str(c) for c in EXPIRED_TOKEN}:
                 raise
-        token = self._refresh(stale=token).access_token
+        token = self._tokens.refresh(stale=token).access_token
         return self._call_once(method, path, token, action, creating, json, params)
 
     def _call_once(
@@ -469,7 +385,7 @@ class ZaloPublisher:
             failure = kind(f"zalo: could not {action}: {said}", platform=PLATFORM)
         if failure is not None:
             raise failure
-        body = _json(response)
+        body = json_body(response)
         status = response.status_code
         if body is not None and body.get("error") == 0 and status < 400:
             return body.get("data")
@@ -479,9 +395,9 @@ class ZaloPublisher:
                 f"zalo: could not {action}: HTTP 429 {said}".rstrip(),
                 platform=PLATFORM,
                 code="429",
-                retry_after=_retry_after(response.headers.get("Retry-After")),
+                retry_after=retry_after(response.headers.get("Retry-After")),
             )
-        raise _error(status, body, action, creating=creating)
+        raise error_for(status, body, action, creating=creating)
 
     def _verify(self, token: str) -> str:
         """Ask ``article/verify`` until Zalo has processed the article: 0.5 s, then doubling up
@@ -600,43 +516,6 @@ class ZaloPublisher:
                 return items
 
 
-def _error(
-    status: int, body: Mapping[str, Any] | None, action: str, *, creating: bool
-) -> PublishError:
-    if body is None or not isinstance(body.get("error"), int):
-        message = f"zalo: could not {action}: HTTP {status}, no OA API answer"
-        if creating:
-            return OutcomeUnknown(message, platform=PLATFORM, code=str(status))
-        return RetryLater(message, platform=PLATFORM, code=str(status))
-    code = int(body["error"])
-    said = one_line(str(body.get("message", "")))
-    message = f"zalo: could not {action}: {code} {said}".rstrip()
-    tag = str(code)
-    if code == -32:
-        return RateLimited(
-            message, platform=PLATFORM, code=tag, retry_after=DEFAULT_RATE_LIMIT_BACKOFF
-        )
-    if code == -211:
-        return RateLimited(message, platform=PLATFORM, code=tag, retry_after=_until_midnight())
-    if code == -214:
-        return RetryLater(message, platform=PLATFORM, code=tag)
-    if code in _EXPIRED_TOKEN or code in _BAD_CREDENTIALS:
-        return CredentialsInvalid(message, platform=PLATFORM, code=tag)
-    if code in _NO_PERMISSION:
-        return PermissionDenied(message, platform=PLATFORM, code=tag)
-    if code == -210 or "exceed" in said.lower() or "too long" in said.lower():
-        return TooLong(message, platform=PLATFORM, code=tag)
-    if code == -234:
-        return RateLimited(message, platform=PLATFORM, code=tag, retry_after=3600.0)
-    if status >= 500:
-        return (
-            OutcomeUnknown(message, platform=PLATFORM, code=tag)
-            if creating
-            else RetryLater(message, platform=PLATFORM, code=tag)
-        )
-    return Rejected(message, platform=PLATFORM, code=tag)
-
-
 def parse_hours(value: str) -> tuple[clock_time, clock_time]:
     """``"06:00-22:00"`` → (06:00, 22:00); ConfigError on anything else."""
     try:
@@ -653,31 +532,9 @@ def seconds_until_allowed(now: datetime, hours: tuple[clock_time, clock_time]) -
     return (into_hours(now, hours, VIETNAM) - now).total_seconds()
 
 
-def _until_midnight() -> float:
-    local = datetime.now(VIETNAM)
-    midnight = (local + timedelta(days=1)).replace(hour=0, minute=5, second=0, microsecond=0)
-    return (midnight - local).total_seconds()
-
-
-def _retry_after(value: str | None) -> float:
-    try:
-        seconds = float(value) if value else DEFAULT_RATE_LIMIT_BACKOFF
-    except ValueError:
-        seconds = DEFAULT_RATE_LIMIT_BACKOFF
-    return max(1.0, seconds)
-
-
 def _says_missing(message: str) -> bool:
     lowered = message.lower()
     return "not exist" in lowered or "not found" in lowered
-
-
-def _json(response: requests.Response) -> Mapping[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, Mapping) else None
 
 
 def _int(value: Any) -> int:
