@@ -124,7 +124,11 @@ class FeedServer:
                     self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if status != 304:
-                    self.wfile.write(body)
+                    try:
+                        self.wfile.write(body)
+                    except (BrokenPipeError, ConnectionResetError):
+                        # The client stopped reading (a size cap, a timeout): as intended.
+                        self.close_connection = True
 
             def _stream(self, route: Route, headers: dict[str, str]) -> None:
                 server.requests.append((self.path, route.status))
