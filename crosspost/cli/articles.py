@@ -208,15 +208,10 @@ def withdraw(
 def _figure(engagement: dict[str, dict[str, int]], channel: str, platform: str, name: str) -> str:
     """A post's latest value of one metric; "n/a" when the platform cannot give it (Telegram,
     Zalo's likes), "-" when it has not been read yet."""
-    from crosspost.platforms.registry import PLATFORMS
+    from crosspost.platforms.registry import ENGAGEMENT_METRICS, gives_engagement
 
     value = engagement.get(channel, {}).get(name)
     if value is not None:
         return str(value)
-    info = PLATFORMS.get(platform)
-    known = {"likes", "shares", "comments"}
-    if info is not None and name in known and name not in info.engagement:
-        return "n/a"
-    if info is not None and not info.engagement:
-        return "n/a"
-    return "-"
+    metric = name if name in ENGAGEMENT_METRICS else None
+    return "-" if gives_engagement(platform, metric) else "n/a"

@@ -124,7 +124,7 @@ MASTODON_RULES = PlatformRules("mastodon", 500, mastodon_length)
 ``/api/v2/instance``)."""
 ZALO_RULES = PlatformRules("zalo", 300, code_points)
 """A Zalo OA article's description (the post's text); its title has a limit of its own,
-ZALO_TITLE_LIMIT, met by `fit_words`."""
+ZALO_TITLE_LIMIT (`crosspost.domain.text.truncate_words`)."""
 ZALO_TITLE_LIMIT = 150
 
 
@@ -198,19 +198,6 @@ def compose(
         f"{rules.length(shortest)} > limit {rules.limit} "
         f"(link, hashtags and source alone: {rules.length(bare)})"
     )
-
-
-def fit_words(text: str, limit: int, length: Callable[[str], int] = code_points) -> str:
-    """`text`, or its longest cut at a word ending "…" that fits `limit` (a field with a
-    length limit of its own, such as a Zalo article's title); a first word longer than the
-    limit is cut inside it."""
-    text = clean_line(text)
-    if length(text) <= limit:
-        return text
-    for option in _shortenings(text):
-        if length(option) <= limit:
-            return option
-    return unicodedata.normalize("NFC", text)[: max(0, limit - 1)] + ELLIPSIS
 
 
 def with_utm(link: str, utm: Mapping[str, str]) -> str:

@@ -114,6 +114,18 @@ def platform_info(name: str) -> PlatformInfo:
         raise NotFound(f"unknown platform {name!r} (known: {known})") from None
 
 
+ENGAGEMENT_METRICS = ("likes", "shares", "comments")
+"""The figures whose sum is a post's engagement."""
+
+
+def gives_engagement(platform: str, metric: str | None = None) -> bool:
+    """Whether `platform` can tell `metric` of a post (any engagement figure when None). A
+    figure it cannot give is "not available", never 0; an unknown platform is assumed to."""
+    info = PLATFORMS.get(platform)
+    given = info.engagement if info is not None else frozenset(ENGAGEMENT_METRICS)
+    return bool(given) if metric is None else metric in given
+
+
 def build_publisher(connection: ChannelConnection) -> Publisher:
     """The adapter for `connection.platform`, built from the connection."""
     return platform_info(connection.platform).build(connection)

@@ -33,8 +33,9 @@ from typing import Any
 
 import requests
 
-from crosspost.domain.compose import fit_words
+from crosspost.domain.compose import ZALO_RULES, ZALO_TITLE_LIMIT
 from crosspost.domain.slots import into_hours
+from crosspost.domain.text import truncate_words
 from crosspost.errors import (
     ConfigError,
     CredentialsInvalid,
@@ -87,8 +88,6 @@ __all__ = [
 
 DEFAULT_API_BASE = PLATFORMS["zalo"].default_api_base
 
-TITLE_MAX = 150
-DESCRIPTION_MAX = 300
 DEFAULT_VERIFY_TIMEOUT = 60.0
 """Seconds to keep asking ``article/verify`` before the outcome is left to reconciliation; with
 the other calls of a publish it stays well inside a delivery job's 120 s
@@ -186,14 +185,14 @@ class ZaloPublisher:
         hours *before* creating anything, so a night-time delivery is simply sent at 06:00.
         """
         description = " ".join(post.text.split())
-        if len(description) > DESCRIPTION_MAX:
+        if len(description) > ZALO_RULES.limit:
             raise TooLong(
                 f"zalo: the description has {len(description)} characters "
-                f"(limit {DESCRIPTION_MAX})",
+                f"(limit {ZALO_RULES.limit})",
                 platform=PLATFORM,
                 code="-210",
             )
-        title = fit_words(" ".join((post.title or description).split()), TITLE_MAX)
+        title = truncate_words(" ".join((post.title or description).split()), ZALO_TITLE_LIMIT)
         cover = post.image_url or self._cover_url
         if not cover:
             raise Rejected(

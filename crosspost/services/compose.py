@@ -25,8 +25,8 @@ from crosspost.domain.compose import (
     PostInput,
     code_points,
     compose,
-    fit_words,
 )
+from crosspost.domain.text import clean_line, truncate_words
 from crosspost.errors import CompositionError, NotFound
 from crosspost.resources import bundled_file
 
@@ -168,7 +168,7 @@ def preview(
         link = with_utm(article.canonical_url, found.utm) if found.platform in LINK_FIELD else None
         fields: tuple[Field, ...] = ()
         if found.platform == "zalo":
-            title = fit_words(article.title, ZALO_TITLE_LIMIT)
+            title = truncate_words(clean_line(article.title), ZALO_TITLE_LIMIT)
             options = found.options
             hours = options.get("broadcast_hours") or "06:00-22:00"
             fields = (

@@ -70,9 +70,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crosspost.db.models import Channel, Delivery
 from crosspost.domain.periods import Period
-from crosspost.platforms.registry import PLATFORMS
+from crosspost.platforms.registry import ENGAGEMENT_METRICS, gives_engagement
 from crosspost.services import report_sql as q
-from crosspost.services.report_sql import ENGAGEMENT_METRICS, HISTOGRAM_EDGES, GroupBy
+from crosspost.services.report_sql import HISTOGRAM_EDGES, GroupBy
 
 __all__ = ["SCHEMA", "GroupBy", "GroupRow", "Report", "build_report", "latest_engagement"]
 
@@ -278,7 +278,7 @@ def _rows(
         denominator = approved if per_article else approved_total
         on = platforms.get(key, {})
         likes, shares, comments, total = _available(sums, on)
-        measured = sum(n for platform, n in on.items() if _gives(platform))
+        measured = sum(n for platform, n in on.items() if gives_engagement(platform))
         rows[key] = GroupRow(
             key=key,
             label=str(label),
@@ -310,20 +310,15 @@ def _minutes(seconds: Any) -> float | None:
     return None if seconds is None else round(float(seconds) / 60, 1)
 
 
-def _gives(platform: str, metric: str | None = None) -> bool:
-    """Whether `platform` can tell `metric` (any of likes, shares, comments when None)."""
-    info = PLATFORMS.get(platform)
-    given = info.engagement if info is not None else frozenset(ENGAGEMENT_METRICS)
-    return bool(given) if metric is None else metric in given
-
-
 def _available(
     sums: dict[str, int], posts_on: dict[str, int]
 ) -> tuple[int | None, int | None, int | None, int | None]:
     """(likes, shares, comments, engagement) of a group whose posts are on `posts_on`'s
     platforms: None for a figure none of them can give; 0s for a group without posts."""
     figures: list[int | None] = [
-        int(sums.get(name, 0)) if not posts_on or any(_gives(p, name) for p in posts_on) else None
+        int(sums.get(name, 0))
+        if not posts_on or any(gives_engagement(p, name) for p in posts_on)
+        else None
         for name in ENGAGEMENT_METRICS
     ]
     given = [f for f in figures if f is not None]

@@ -39,9 +39,7 @@ from sqlalchemy.orm import Session
 
 from crosspost.db.models import Article, AuditEntry, Channel, Delivery, MetricSnapshot, Source
 from crosspost.domain.periods import Period
-
-ENGAGEMENT_METRICS = ("likes", "shares", "comments")
-"""The snapshot names whose sum is a post's engagement."""
+from crosspost.platforms.registry import ENGAGEMENT_METRICS
 
 HISTOGRAM_EDGES = (15, 30, 60, 120, 240, 480, 1440)
 """Upper edges (minutes) of the timeliness histogram's bins; the last bin is open-ended."""
